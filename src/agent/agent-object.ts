@@ -1,0 +1,238 @@
+/**
+ * AgentObject: one Durable Object per agent id. Owns the agent's hibernatable WebSocket,
+ * delivers its commands in order, and applies the frames it sends back.
+ *
+ * Used from outside only through `getAgentStub()` (fetch for the upgrade, `deliver()` by RPC).
+ * State that must survive hibernation lives in the socket attachment and DO storage; the
+ * in-memory fields below are rebuilt lazily and only coordinate work within one wake-up.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { readConfig } from "../env";
+import { createDb } from "../db/client";
+import type { DbHandle } from "../db/client";
+import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
+import { commandClaimPending, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
+import { newRequestId } from "../lib/ids";
+import { createLogger } from "../lib/log";
+import type { Logger } from "../lib/log";
+import { applyAgentFrame } from "./frames";
+import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
+
+/** Per-socket state kept with the socket across hibernation. */
+type Attachment = { agentId: string; connId: string; connectedAt: number };
+
+/** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
+export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
+
+/** Commands claimed per database round trip while draining the queue. */
+const CLAIM_BATCH = 50;
+
+/** Close codes: 4000+ are application-defined (RFC 6455 §7.4.2). */
+const CLOSE_REPLACED = 4000;
+const CLOSE_TOO_BIG = 1009;
+
+export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
+
+export class AgentObject extends DurableObject<Env> {
+  /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
+  #draining: Promise<number> | null = null;
+  #drainAgain = false;
+  /** Set by a new connection: the next drain first re-queues what earlier sockets left unacked. */
+  #requeueUnacked = false;
+  /** Agent status writes (online/offline) are chained so they land in event order. */
+  #statusWrites: Promise<void> = Promise.resolve();
+
+  /** Accepts an agent's WebSocket; a new socket replaces the previous one (checklist 23). */
+  override async fetch(request: Request): Promise<Response> {
+    const agentId = request.headers.get(AGENT_ID_HEADER);
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !agentId) {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: Date.now() };
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment(attachment);
+    // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
+    this.ctx.storage.kv.put("current", attachment.connId);
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
+    }
+    this.#requeueUnacked = true;
+    this.ctx.waitUntil(this.#onConnected(agentId));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** RPC: deliver this agent's pending commands now, if it is connected. */
+  async deliver(): Promise<DeliverResult> {
+    const current = this.#current();
+    if (!current) return { ok: false, reason: "agent_offline" };
+    return { ok: true, sent: await this.#drain(current.attachment.agentId) };
+  }
+
+  /** RPC: whether a socket is connected, for admin views and tests. */
+  async isConnected(): Promise<boolean> {
+    return this.#current() !== null;
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = readAttachment(ws);
+    if (!attachment) return;
+    const size = typeof message === "string" ? message.length : message.byteLength;
+    if (size > MAX_FRAME_BYTES) {
+      ws.close(CLOSE_TOO_BIG, "message too big");
+      await this.#onDisconnected(ws, attachment);
+      return;
+    }
+    const frame = parseAgentFrame(message);
+    if (!frame) return;
+    const db = this.#db();
+    try {
+      await applyAgentFrame(db.db, attachment.agentId, frame);
+    } catch (err) {
+      this.#log(attachment.agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    const attachment = readAttachment(ws);
+    if (attachment) await this.#onDisconnected(ws, attachment);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    const attachment = readAttachment(ws);
+    if (attachment) await this.#onDisconnected(ws, attachment);
+  }
+
+  async #onConnected(agentId: string): Promise<void> {
+    const db = this.#db();
+    try {
+      await this.#writeStatus(async () => {
+        if (this.#current()) await agentMarkOnline(db.db, agentId);
+      });
+    } catch (err) {
+      this.#log(agentId).error("AgentObject onConnected failed", { err });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+    await this.#drain(agentId);
+  }
+
+  /** Only the current socket's close marks the agent offline (checklist 25). */
+  async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
+    if (this.ctx.storage.kv.get("current") !== attachment.connId) return;
+    this.ctx.storage.kv.delete("current");
+    try {
+      ws.close(1000, "closed");
+    } catch {
+      // Already closed.
+    }
+    const db = this.#db();
+    try {
+      await this.#writeStatus(async () => {
+        if (!this.#current()) await agentMarkOffline(db.db, attachment.agentId);
+      });
+    } catch (err) {
+      this.#log(attachment.agentId).error("AgentObject markOffline failed", { err });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
+  /** Sends pending commands oldest first until none are left; one drain at a time. */
+  #drain(agentId: string): Promise<number> {
+    if (this.#draining) {
+      this.#drainAgain = true;
+      return this.#draining;
+    }
+    this.#draining = (async () => {
+      let sent = 0;
+      try {
+        do {
+          this.#drainAgain = false;
+          sent += await this.#drainOnce(agentId);
+        } while (this.#drainAgain);
+      } finally {
+        this.#draining = null;
+      }
+      return sent;
+    })();
+    return this.#draining;
+  }
+
+  async #drainOnce(agentId: string): Promise<number> {
+    const db = this.#db();
+    let sent = 0;
+    try {
+      if (this.#requeueUnacked) {
+        // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
+        // Done inside the drain so it never races a batch being sent on the new socket.
+        await commandRequeueUnacked(db.db, agentId);
+        this.#requeueUnacked = false;
+      }
+      for (;;) {
+        if (!this.#current()) return sent;
+        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH);
+        for (const [i, cmd] of batch.entries()) {
+          const ws = this.#current()?.ws;
+          try {
+            if (!ws) throw new Error("socket gone");
+            ws.send(encodeCommandFrame(cmd)); // one JSON object per message (checklist 12)
+            sent++;
+          } catch {
+            // The socket went away mid-batch: the rest go back to pending for the next connect.
+            await commandRelease(db.db, batch.slice(i).map((c) => c.commandId));
+            return sent;
+          }
+        }
+        if (batch.length < CLAIM_BATCH) return sent;
+      }
+    } catch (err) {
+      this.#log(agentId).error("AgentObject drain failed", { err });
+      return sent;
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
+  #current(): { ws: WebSocket; attachment: Attachment } | null {
+    const connId = this.ctx.storage.kv.get("current");
+    if (typeof connId !== "string") return null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const attachment = readAttachment(ws);
+      if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) return { ws, attachment };
+    }
+    return null;
+  }
+
+  #writeStatus(write: () => Promise<void>): Promise<void> {
+    const next = this.#statusWrites.then(write);
+    this.#statusWrites = next.catch(() => {});
+    return next;
+  }
+
+  #db(): DbHandle {
+    const config = readConfig(this.env);
+    return createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
+  }
+
+  #log(agentId: string): Logger {
+    return createLogger({ agentId, component: "AgentObject" });
+  }
+}
+
+/** Reads and validates a socket's attachment; null for anything unexpected (never throws). */
+function readAttachment(ws: WebSocket): Attachment | null {
+  const value: unknown = ws.deserializeAttachment();
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Attachment).agentId === "string" &&
+    typeof (value as Attachment).connId === "string" &&
+    typeof (value as Attachment).connectedAt === "number"
+  ) {
+    return value as Attachment;
+  }
+  return null;
+}

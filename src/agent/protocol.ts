@@ -1,0 +1,95 @@
+/**
+ * The agent wire protocol (spec §1.6–1.8): schemas for every agent→server frame we act on, and
+ * the encoder for server→agent frames. The only place frames are parsed.
+ */
+import { z } from "zod";
+import type { CommandRow } from "../db/schema";
+import { CapacitySchema } from "../lib/capacity";
+
+/** Largest inbound frame the original accepted (gorilla SetReadLimit, spec §1.10). */
+export const MAX_FRAME_BYTES = 512 * 1024;
+
+// Agents send RFC 3339 strings (k8s), integers (docker), null, or nothing (k8s `status`).
+const Timestamp = z.union([z.string(), z.number(), z.null()]).optional();
+const Id = z.string().min(1).max(255);
+
+const Heartbeat = z.object({
+  type: z.literal("heartbeat"),
+  timestamp: Timestamp,
+  payload: z.object({
+    status: z.string().optional(),
+    activeSessions: z.number().int().optional(),
+    capacity: CapacitySchema.nullish(),
+  }),
+});
+
+const Ack = z.object({ type: z.literal("ack"), timestamp: Timestamp, payload: z.object({ commandId: Id }) });
+
+const Complete = z.object({
+  type: z.literal("complete"),
+  timestamp: Timestamp,
+  payload: z.object({ commandId: Id, result: z.record(z.string(), z.unknown()).nullish() }),
+});
+
+const Failed = z.object({
+  type: z.literal("failed"),
+  timestamp: Timestamp,
+  payload: z.object({ commandId: Id, error: z.string().max(10_000).default("") }),
+});
+
+const Status = z.object({
+  type: z.literal("status"),
+  timestamp: Timestamp,
+  payload: z.object({
+    sessionId: Id,
+    state: z.string().min(1).max(50),
+    vncReady: z.boolean().optional(),
+    vncPort: z.number().int().optional(),
+    platformMetadata: z.object({ podName: z.string().optional() }).passthrough().nullish(),
+  }),
+});
+
+const AgentFrame = z.discriminatedUnion("type", [Heartbeat, Ack, Complete, Failed, Status]);
+export type AgentFrame = z.infer<typeof AgentFrame>;
+
+/**
+ * Parses one WebSocket message. Returns null for anything that is not a frame we act on: bad
+ * JSON, unknown types, undecodable payloads. Callers ignore null without a reply (spec §1.12).
+ */
+export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | null {
+  const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = AgentFrame.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
+/**
+ * Encodes a command for the agent: exactly one JSON object, no `timestamp` (docker-agent reads
+ * it as an integer, k8s-agent as a string: any value breaks one of them; checklist 12–14).
+ */
+export function encodeCommandFrame(cmd: Pick<CommandRow, "commandId" | "action" | "payload">): string {
+  return JSON.stringify({
+    type: "command",
+    payload: { commandId: cmd.commandId, action: cmd.action, payload: cmd.payload ?? {} },
+  });
+}
+
+/** The session state a completed command leaves behind (checklist 49), by action. */
+export const SESSION_AFTER_COMPLETE: Record<string, { from: readonly string[]; to: string } | undefined> = {
+  start_session: { from: ["pending"], to: "running" },
+  stop_session: { from: ["pending", "running", "hibernating", "hibernated", "waking", "terminating"], to: "terminated" },
+  hibernate_session: { from: ["hibernating"], to: "hibernated" },
+  wake_session: { from: ["waking"], to: "running" },
+};
+
+/** Where a session goes back to when its command fails. */
+export const SESSION_AFTER_FAILED: Record<string, { from: readonly string[]; to: string } | undefined> = {
+  start_session: { from: ["pending"], to: "failed" },
+  hibernate_session: { from: ["hibernating"], to: "running" },
+  wake_session: { from: ["waking"], to: "hibernated" },
+};

@@ -1,0 +1,133 @@
+/** Named queries for the `agents` table. */
+import { and, desc, eq, sql } from "drizzle-orm";
+import type { Queryable } from "../client";
+import { agents, sessions } from "../schema";
+import type { AgentRow } from "../schema";
+
+/** Sessions in these states count as load on an agent (spec §5.4). */
+const LOAD_STATES = ["running", "hibernated", "pending"];
+/** An agent is selectable only with a heartbeat newer than this (spec §1.10). */
+export const SELECTION_WINDOW_SECONDS = 90;
+
+export type AgentRegistration = {
+  agentId: string;
+  platform: string;
+  region: string;
+  capacity: unknown;
+  metadata: unknown;
+};
+
+export async function agentGetById(db: Queryable, agentId: string): Promise<AgentRow | undefined> {
+  const [row] = await db.select().from(agents).where(eq(agents.agentId, agentId)).limit(1);
+  return row;
+}
+
+/** Inserts a new agent awaiting approval (bootstrap-key registration, spec §1.4). */
+export async function agentInsertPending(db: Queryable, reg: AgentRegistration): Promise<AgentRow> {
+  const [row] = await db
+    .insert(agents)
+    .values({ ...reg, status: "offline", approvalStatus: "pending", lastHeartbeat: sql`now()` })
+    .onConflictDoUpdate({
+      target: agents.agentId,
+      set: { platform: reg.platform, region: reg.region, capacity: reg.capacity, metadata: reg.metadata, updatedAt: sql`now()` },
+    })
+    .returning();
+  return row!;
+}
+
+/** Re-registration refreshes what the agent reports. Unlike the original it does not set
+ * `online`: only a live socket (or an HTTP heartbeat) makes an agent selectable. */
+export async function agentUpdateRegistration(db: Queryable, reg: AgentRegistration): Promise<AgentRow | undefined> {
+  const [row] = await db
+    .update(agents)
+    .set({ platform: reg.platform, region: reg.region, capacity: reg.capacity, metadata: reg.metadata, updatedAt: sql`now()` })
+    .where(eq(agents.agentId, reg.agentId))
+    .returning();
+  return row;
+}
+
+export async function agentTouchKeyUse(db: Queryable, agentId: string): Promise<void> {
+  await db.update(agents).set({ apiKeyLastUsedAt: sql`now()` }).where(eq(agents.agentId, agentId));
+}
+
+/** A socket connected or a heartbeat arrived: online, fresh heartbeat, capacity if reported. */
+export async function agentMarkOnline(db: Queryable, agentId: string, capacity?: unknown): Promise<void> {
+  await db
+    .update(agents)
+    .set({
+      status: "online",
+      lastHeartbeat: sql`now()`,
+      updatedAt: sql`now()`,
+      ...(capacity === undefined ? {} : { capacity }),
+    })
+    .where(eq(agents.agentId, agentId));
+}
+
+export async function agentMarkOffline(db: Queryable, agentId: string): Promise<void> {
+  await db.update(agents).set({ status: "offline", updatedAt: sql`now()` }).where(eq(agents.agentId, agentId));
+}
+
+export async function agentList(
+  db: Queryable,
+  filter: { platform?: string | undefined; status?: string | undefined; region?: string | undefined },
+): Promise<AgentRow[]> {
+  const where = and(
+    filter.platform ? eq(agents.platform, filter.platform) : undefined,
+    filter.status ? eq(agents.status, filter.status) : undefined,
+    filter.region ? eq(agents.region, filter.region) : undefined,
+  );
+  return db.select().from(agents).where(where).orderBy(desc(agents.createdAt));
+}
+
+/** Approves a pending agent and stores its new key hash; undefined if it was not pending. */
+export async function agentApprove(
+  db: Queryable,
+  agentId: string,
+  approvedBy: string,
+  apiKeyHash: string,
+): Promise<AgentRow | undefined> {
+  const [row] = await db
+    .update(agents)
+    .set({
+      approvalStatus: "approved",
+      approvedAt: sql`now()`,
+      approvedBy,
+      apiKeyHash,
+      apiKeyCreatedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(agents.agentId, agentId), eq(agents.approvalStatus, "pending")))
+    .returning();
+  return row;
+}
+
+export async function agentReject(db: Queryable, agentId: string, rejectedBy: string): Promise<AgentRow | undefined> {
+  const [row] = await db
+    .update(agents)
+    .set({ approvalStatus: "rejected", approvedAt: sql`now()`, approvedBy: rejectedBy, updatedAt: sql`now()` })
+    .where(and(eq(agents.agentId, agentId), eq(agents.approvalStatus, "pending")))
+    .returning();
+  return row;
+}
+
+/**
+ * The least-loaded selectable agent for `platform`: online, heartbeat within the selection
+ * window; fewest sessions in LOAD_STATES, ties to the most recent heartbeat (spec §5.4).
+ */
+export async function agentSelectLeastLoaded(db: Queryable, platform: string): Promise<string | undefined> {
+  const load = sql<number>`(select count(*) from ${sessions} where ${sessions.agentId} = ${agents.agentId}
+    and ${sessions.state} in (${sql.join(LOAD_STATES.map((s) => sql`${s}`), sql`, `)}))`;
+  const [row] = await db
+    .select({ agentId: agents.agentId })
+    .from(agents)
+    .where(
+      and(
+        eq(agents.status, "online"),
+        eq(agents.platform, platform),
+        sql`${agents.lastHeartbeat} > now() - make_interval(secs => ${SELECTION_WINDOW_SECONDS})`,
+      ),
+    )
+    .orderBy(load, desc(agents.lastHeartbeat))
+    .limit(1);
+  return row?.agentId;
+}

@@ -1,0 +1,143 @@
+/**
+ * The Postgres schema: the single source for migrations (`npm run db:generate`).
+ *
+ * Column names and types follow StreamSpace (spec §2.1–2.3) so its data and tooling carry over.
+ * Deliberate differences: timestamps are `timestamptz` (the original wrote local-zone
+ * `timestamp`), and a few columns delivery needs are added (`seq`, `attempts`, `result`).
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from "drizzle-orm/pg-core";
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const createdUpdated = {
+  createdAt: tz("created_at").default(sql`now()`),
+  updatedAt: tz("updated_at").default(sql`now()`),
+};
+
+export const agents = pgTable(
+  "agents",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    agentId: varchar("agent_id", { length: 255 }).notNull().unique(),
+    platform: varchar("platform", { length: 50 }).notNull(),
+    region: varchar("region", { length: 100 }),
+    status: varchar("status", { length: 50 }).default("offline"),
+    capacity: jsonb("capacity"),
+    lastHeartbeat: tz("last_heartbeat"),
+    websocketId: varchar("websocket_id", { length: 255 }),
+    metadata: jsonb("metadata"),
+    ...createdUpdated,
+    clusterId: varchar("cluster_id", { length: 255 }),
+    clusterName: varchar("cluster_name", { length: 255 }),
+    apiKeyHash: varchar("api_key_hash", { length: 255 }),
+    apiKeyCreatedAt: tz("api_key_created_at"),
+    apiKeyLastUsedAt: tz("api_key_last_used_at"),
+    orgId: varchar("org_id", { length: 255 }),
+    approvalStatus: varchar("approval_status", { length: 20 }).default("approved"),
+    approvedAt: tz("approved_at"),
+    approvedBy: varchar("approved_by", { length: 255 }),
+  },
+  (t) => [
+    index("idx_agents_status").on(t.status),
+    index("idx_agents_platform_status").on(t.platform, t.status),
+    index("idx_agents_last_heartbeat").on(t.lastHeartbeat),
+    index("idx_agents_approval_status").on(t.approvalStatus),
+  ],
+);
+
+export const agentCommands = pgTable(
+  "agent_commands",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** Insertion order: the per-agent FIFO tie-breaker when `created_at` values are equal. */
+    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
+    commandId: varchar("command_id", { length: 255 }).notNull().unique(),
+    agentId: varchar("agent_id", { length: 255 }).references(() => agents.agentId, {
+      onDelete: "cascade",
+    }),
+    sessionId: varchar("session_id", { length: 255 }),
+    action: varchar("action", { length: 50 }).notNull(),
+    payload: jsonb("payload"),
+    status: varchar("status", { length: 50 }).default("pending"),
+    errorMessage: text("error_message"),
+    result: jsonb("result"),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: tz("created_at").default(sql`now()`),
+    sentAt: tz("sent_at"),
+    acknowledgedAt: tz("acknowledged_at"),
+    completedAt: tz("completed_at"),
+    updatedAt: tz("updated_at").default(sql`now()`),
+  },
+  (t) => [
+    index("idx_agent_commands_agent_status").on(t.agentId, t.status, t.createdAt, t.seq),
+    index("idx_agent_commands_session_id").on(t.sessionId),
+    index("idx_agent_commands_status_created").on(t.status, t.createdAt),
+  ],
+);
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    userId: varchar("user_id", { length: 255 }),
+    teamId: varchar("team_id", { length: 255 }),
+    templateName: varchar("template_name", { length: 255 }),
+    state: varchar("state", { length: 50 }),
+    appType: varchar("app_type", { length: 50 }).default("desktop"),
+    activeConnections: integer("active_connections").default(0),
+    url: text("url"),
+    namespace: varchar("namespace", { length: 255 }).default("streamspace"),
+    ...createdUpdated,
+    lastConnection: tz("last_connection"),
+    lastDisconnect: tz("last_disconnect"),
+    platform: varchar("platform", { length: 50 }).default("kubernetes"),
+    podName: varchar("pod_name", { length: 255 }),
+    memory: varchar("memory", { length: 50 }),
+    cpu: varchar("cpu", { length: 50 }),
+    persistentHome: boolean("persistent_home").default(false),
+    idleTimeout: varchar("idle_timeout", { length: 50 }),
+    maxSessionDuration: varchar("max_session_duration", { length: 50 }),
+    lastActivity: tz("last_activity"),
+    // ON DELETE SET NULL as in the original's migration file 002 (the inline schema had none).
+    agentId: varchar("agent_id", { length: 255 }).references(() => agents.agentId, {
+      onDelete: "set null",
+    }),
+    platformMetadata: jsonb("platform_metadata"),
+    clusterId: varchar("cluster_id", { length: 255 }),
+    tags: text("tags").array(),
+    orgId: varchar("org_id", { length: 255 }),
+    streamingProtocol: varchar("streaming_protocol", { length: 50 }).default("vnc"),
+    streamingPort: integer("streaming_port").default(5900),
+    streamingPath: varchar("streaming_path", { length: 255 }),
+    terminationReason: varchar("termination_reason", { length: 255 }),
+    terminatedAt: tz("terminated_at"),
+  },
+  (t) => [
+    index("idx_sessions_user_state").on(t.userId, t.state),
+    index("idx_sessions_agent_state").on(t.agentId, t.state),
+    index("idx_sessions_state_updated").on(t.state, t.updatedAt),
+  ],
+);
+
+/** Session templates by name; `manifest` is sent to agents as `templateManifest`. */
+export const templates = pgTable("templates", {
+  name: varchar("name", { length: 255 }).primaryKey(),
+  manifest: jsonb("manifest").notNull().default(sql`'{}'::jsonb`),
+  ...createdUpdated,
+});
+
+export type AgentRow = typeof agents.$inferSelect;
+export type CommandRow = typeof agentCommands.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type TemplateRow = typeof templates.$inferSelect;

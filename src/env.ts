@@ -1,0 +1,62 @@
+/**
+ * The Worker's configuration: vars and secrets parsed once per invocation, and the Hono
+ * context types. A missing or malformed value fails with a message naming the key.
+ */
+import { z } from "zod";
+import type { Db } from "./db/client";
+import type { Logger } from "./lib/log";
+
+const ConfigSchema = z.object({
+  DATABASE_URL: z.string().url("DATABASE_URL must be a postgres:// URL"),
+  JWT_SECRET: z.string().min(16, "JWT_SECRET must be at least 16 characters"),
+  AGENT_BOOTSTRAP_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "AGENT_BOOTSTRAP_KEY must be 64 hex characters")
+    .or(z.literal("")),
+  PLATFORM: z.enum(["kubernetes", "docker", "vm", "cloud"]).default("kubernetes"),
+  SWEEP_PENDING_GRACE_SECONDS: z.coerce.number().int().min(0).default(5),
+  DB_WS_PROXY: z.string().default(""),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses `env` into a Config; throws a ConfigError naming every bad key. Cached per env object. */
+export function readConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${keys.join("; ")}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** A user as the JWT middleware verified it. */
+export type UserPrincipal = { userId: string; isAdmin: boolean };
+
+/** An agent as the agent-key middleware verified it. */
+export type AgentPrincipal = {
+  agentId: string;
+  /** True when the bootstrap key, not the agent's own key, authenticated the request. */
+  bootstrap: boolean;
+};
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    log: Logger;
+    config: Config;
+    db: Db;
+    user: UserPrincipal;
+    agent: AgentPrincipal;
+  };
+};

@@ -1,0 +1,86 @@
+/**
+ * The one error type and the one error→HTTP mapping. Every 4xx/5xx body has the shape
+ * `{ error, code, message, requestId, ...extra }`: `error` is the short title StreamSpace
+ * clients match on (e.g. "Session not found"), `code` a stable machine code.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./env";
+
+const STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof STATUS;
+
+/** An expected failure with its HTTP meaning. `extra` fields are merged into the body. */
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    readonly title: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  get status(): ContentfulStatusCode {
+    return STATUS[this.code];
+  }
+}
+
+/** SQLSTATE classes that mean "the database is not reachable or not accepting work". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
+
+/**
+ * True for failures of the database connection (refused, dropped, shut down), as opposed to
+ * bugs in a query. Walks the `cause` chain: drizzle wraps driver errors in DrizzleQueryError.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
+    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|timeout/i.test(e.message)) {
+      return true;
+    }
+  }
+  // The neon driver reports a failed WebSocket as a bare ErrorEvent, not an Error.
+  return typeof err === "object" && err !== null && (err as { type?: unknown }).type === "error";
+}
+
+/** Maps any thrown value to the JSON error response. Unknown errors are logged with the request id. */
+export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId") ?? "unknown";
+  let appError: AppError;
+  if (err instanceof AppError) {
+    appError = err;
+  } else if (err instanceof HTTPException) {
+    appError = new AppError(
+      err.status >= 500 ? "internal" : "bad_request",
+      err.status === 401 ? "Unauthorized" : "Bad request",
+      err.message,
+    );
+    return c.json(body(appError, requestId), err.status as ContentfulStatusCode);
+  } else if (isDatabaseUnavailable(err)) {
+    c.get("log")?.error("database unavailable", { err });
+    appError = new AppError("unavailable", "Service unavailable", "The database is not reachable; retry later.");
+  } else {
+    (c.get("log") ?? console).error("unhandled error", { err });
+    appError = new AppError("internal", "Internal server error", "An unexpected error occurred.");
+  }
+  return c.json(body(appError, requestId), appError.status);
+}
+
+function body(e: AppError, requestId: string) {
+  return { error: e.title, code: e.code, message: e.message, requestId, ...e.extra };
+}

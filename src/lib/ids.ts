@@ -1,0 +1,18 @@
+/** Identifiers in the formats StreamSpace uses (spec §2.2, §5.3). */
+
+/** `cmd-<uuid>`: the original's 8-hex form collides at scale, so the full UUID is used. */
+export function newCommandId(): string {
+  return `cmd-${crypto.randomUUID()}`;
+}
+
+/** `<user>-<template>-<8 hex>`; also a Kubernetes object name, so lower-case and dash-safe. */
+export function newSessionId(user: string, template: string): string {
+  const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  return `${clean(user)}-${clean(template)}-${hex}`;
+}
+
+/** A short random id for requests and sockets. */
+export function newRequestId(): string {
+  return crypto.randomUUID();
+}

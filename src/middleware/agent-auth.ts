@@ -1,0 +1,66 @@
+/**
+ * Agent authentication with `X-Agent-API-Key`, in the original's decision order (spec §1.3):
+ * missing 401 → bad format 401 → agent id 400 → unknown agent 404 (unless bootstrap key) →
+ * wrong key 403 (unless bootstrap key) → ok. mTLS is not offered.
+ */
+import type { MiddlewareHandler } from "hono";
+import { agentGetById, agentTouchKeyUse } from "../db/queries/agents";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { apiKeyFormatProblem, constantTimeEqual, verifyApiKey } from "../lib/api-key";
+
+export function requireAgentKey(): MiddlewareHandler<AppEnv> {
+  return async function requireAgentKeyMiddleware(c, next) {
+    const key = c.req.header("X-Agent-API-Key");
+    if (!key) {
+      throw new AppError(
+        "unauthorized",
+        "Missing authentication",
+        "Either client certificate (mTLS) or X-Agent-API-Key header is required",
+      );
+    }
+    const formatProblem = apiKeyFormatProblem(key);
+    if (formatProblem) throw new AppError("unauthorized", "Invalid API key format", formatProblem);
+
+    const agentId = c.req.query("agent_id") || c.req.param("agent_id") || (await bodyAgentId(c.req.raw));
+    if (!agentId) throw new AppError("bad_request", "Missing agent_id", "agent_id must be provided");
+
+    const bootstrapKey = c.var.config.AGENT_BOOTSTRAP_KEY;
+    const isBootstrap = bootstrapKey !== "" && constantTimeEqual(key.toLowerCase(), bootstrapKey.toLowerCase());
+    const agent = await agentGetById(c.var.db, agentId);
+    if (!agent) {
+      if (!isBootstrap) {
+        throw new AppError(
+          "not_found",
+          "Agent not found",
+          "Agent must be pre-registered or use a valid bootstrap key",
+          { agentId },
+        );
+      }
+      c.set("agent", { agentId, bootstrap: true });
+      return next();
+    }
+    if (await verifyApiKey(key, agent.apiKeyHash)) {
+      c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId).catch(() => {}));
+      c.set("agent", { agentId, bootstrap: false });
+      return next();
+    }
+    // The bootstrap key is accepted for existing agents too (the original's Issue #234 fallback):
+    // agents are never told their own key by registration, so they keep presenting it.
+    if (!isBootstrap) throw new AppError("forbidden", "Invalid API key", "The API key does not match this agent.");
+    c.set("agent", { agentId, bootstrap: true });
+    return next();
+  };
+}
+
+/** `agentId` from a JSON body; the request body stays readable for the route's validator. */
+async function bodyAgentId(request: Request): Promise<string | undefined> {
+  if (!request.headers.get("Content-Type")?.includes("json")) return undefined;
+  try {
+    const body: unknown = await request.clone().json();
+    const id = (body as { agentId?: unknown } | null)?.agentId;
+    return typeof id === "string" && id ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

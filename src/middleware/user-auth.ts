@@ -1,0 +1,39 @@
+/**
+ * User authentication: `Authorization: Bearer <JWT>` signed HS256 with JWT_SECRET (spec §5.1).
+ * The user id comes from `sub` (or StreamSpace's `user_id`/`username`); role `admin` is admin.
+ */
+import type { MiddlewareHandler } from "hono";
+import { verify } from "hono/jwt";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+
+export function requireUser(): MiddlewareHandler<AppEnv> {
+  return async function requireUserMiddleware(c, next) {
+    const header = c.req.header("Authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) {
+      throw new AppError("unauthorized", "Authorization header required", "Send Authorization: Bearer <token>.");
+    }
+    let claims: Record<string, unknown>;
+    try {
+      claims = await verify(match[1], c.var.config.JWT_SECRET, "HS256");
+    } catch (err) {
+      throw new AppError("unauthorized", "Invalid or expired token", "The bearer token failed verification.", {}, { cause: err });
+    }
+    const userId = [claims["sub"], claims["user_id"], claims["username"]].find(
+      (v): v is string => typeof v === "string" && v.length > 0,
+    );
+    if (!userId) {
+      throw new AppError("unauthorized", "Invalid or expired token", "The token names no user (sub).");
+    }
+    c.set("user", { userId, isAdmin: claims["role"] === "admin" });
+    await next();
+  };
+}
+
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async function requireAdminMiddleware(c, next) {
+    if (!c.var.user.isAdmin) throw new AppError("forbidden", "Forbidden", "This endpoint requires role admin.");
+    await next();
+  };
+}

@@ -1,0 +1,137 @@
+/** Session API (spec §5.2): create, list, get, stop, hibernate, wake. JWT users; admins see all. */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { requestDelivery } from "../agent/stub";
+import { sessionGetById, sessionList } from "../db/queries/sessions";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { createSession } from "../sessions/create-session";
+import { requestSessionAction } from "../sessions/session-commands";
+import { errorResponses } from "../views/error";
+import { SessionSchema, toSessionJson } from "../views/session";
+import { validationHook } from "./validation";
+
+const CreateSessionBody = z
+  .object({
+    user: z.string().min(1).max(100),
+    template: z.string().min(1).max(255).optional(),
+    applicationId: z.string().optional(),
+    resources: z
+      .object({ memory: z.string().max(50).optional(), cpu: z.string().max(50).optional() })
+      .optional(),
+    persistentHome: z.boolean().optional(),
+    idleTimeout: z.string().max(50).optional(),
+    maxSessionDuration: z.string().max(50).optional(),
+    tags: z.array(z.string().max(100)).max(50).optional(),
+  })
+  .openapi("CreateSessionRequest");
+
+const SessionIdParam = z.object({ id: z.string().min(1).max(255) });
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
+const ActionAccepted = z.object({ name: z.string(), commandId: z.string(), message: z.string() });
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Create a session on the least-loaded online agent",
+  request: { body: { ...json(CreateSessionBody), required: true } },
+  responses: {
+    202: { description: "Accepted; the agent is provisioning it", ...json(SessionSchema) },
+    ...errorResponses(400, 401, 403, 404, 503),
+  },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/",
+  summary: "List sessions (your own; admins see all, or one user's with ?user=)",
+  request: { query: z.object({ user: z.string().optional() }) },
+  responses: {
+    200: { description: "Sessions", ...json(z.object({ sessions: z.array(SessionSchema), total: z.number() })) },
+    ...errorResponses(401),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/{id}",
+  request: { params: SessionIdParam },
+  responses: { 200: { description: "The session", ...json(SessionSchema) }, ...errorResponses(401, 404) },
+});
+
+const actionRoute = (method: "delete" | "put", path: string, summary: string) =>
+  createRoute({
+    method,
+    path,
+    summary,
+    request: { params: SessionIdParam },
+    responses: { 202: { description: "Accepted", ...json(ActionAccepted) }, ...errorResponses(401, 404, 409) },
+  });
+
+const ACTIONS = [
+  { route: actionRoute("delete", "/{id}", "Stop a session"), action: "stop_session", message: "Session termination requested, agent will delete resources" },
+  { route: actionRoute("put", "/{id}/hibernate", "Hibernate a running session"), action: "hibernate_session", message: "Session hibernation requested, agent will scale down resources" },
+  { route: actionRoute("put", "/{id}/wake", "Wake a hibernated session"), action: "wake_session", message: "Session wake requested, agent will scale up resources" },
+] as const;
+
+export function sessionRoutes() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(createRouteDef, async (c) => {
+    const body = c.req.valid("json");
+    const user = c.var.user;
+    if (!user.isAdmin && body.user !== user.userId) {
+      throw new AppError("forbidden", "Forbidden", "You can only create sessions for yourself.");
+    }
+    if (!body.template) {
+      throw new AppError(
+        "bad_request",
+        "Missing required field",
+        body.applicationId
+          ? "applicationId is not supported by this control plane; pass 'template'"
+          : "Either 'applicationId' or 'template' must be provided",
+      );
+    }
+    const { session, command } = await createSession(c.var.db, { ...body, template: body.template }, c.var.config.PLATFORM);
+    requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }));
+    const view = toSessionJson(session);
+    return c.json(
+      {
+        ...view,
+        status: {
+          phase: "Pending",
+          message: `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`,
+        },
+      },
+      202,
+    );
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const { user: requested } = c.req.valid("query");
+    const user = c.var.user;
+    const userId = user.isAdmin ? requested : user.userId;
+    const rows = await sessionList(c.var.db, { userId });
+    return c.json({ sessions: rows.map(toSessionJson), total: rows.length }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await sessionGetById(c.var.db, id);
+    if (!row || (!c.var.user.isAdmin && row.userId !== c.var.user.userId)) {
+      throw new AppError("not_found", "Session not found", `No session found with ID: ${id}`);
+    }
+    return c.json(toSessionJson(row), 200);
+  });
+
+  for (const { route, action, message } of ACTIONS) {
+    app.openapi(route, async (c) => {
+      const { id } = c.req.valid("param");
+      const { command } = await requestSessionAction(c.var.db, id, action, c.var.user);
+      requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }));
+      return c.json({ name: id, commandId: command.commandId, message }, 202);
+    });
+  }
+
+  return app;
+}

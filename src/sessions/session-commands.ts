@@ -1,0 +1,79 @@
+/**
+ * DELETE / hibernate / wake: check the session's state, then move it and enqueue the agent
+ * command in one transaction (spec §5.2; checklist 44–46).
+ */
+import type { Db } from "../db/client";
+import { commandInsert } from "../db/queries/commands";
+import { sessionGetById, sessionTransition } from "../db/queries/sessions";
+import type { CommandRow, SessionRow } from "../db/schema";
+import { AppError } from "../errors";
+import { newCommandId } from "../lib/ids";
+
+type Action = "stop_session" | "hibernate_session" | "wake_session";
+
+const RULES: Record<Action, { from: readonly string[]; to: string; wrongState: (s: SessionRow) => AppError }> = {
+  stop_session: {
+    from: ["pending", "running", "hibernating", "hibernated", "waking", "failed"],
+    to: "terminating",
+    wrongState: (s) =>
+      new AppError("conflict", "Session already terminating", `Session is already in ${s.state} state`),
+  },
+  hibernate_session: {
+    from: ["running"],
+    to: "hibernating",
+    wrongState: (s) =>
+      new AppError(
+        "conflict",
+        "Invalid session state",
+        `Session must be in 'running' state to hibernate, currently: ${s.state}`,
+      ),
+  },
+  wake_session: {
+    from: ["hibernated"],
+    to: "waking",
+    wrongState: (s) =>
+      new AppError(
+        "conflict",
+        "Invalid session state",
+        `Session must be in 'hibernated' state to wake, currently: ${s.state}`,
+      ),
+  },
+};
+
+/**
+ * Loads the session (404 if absent or, for non-admins, not theirs), checks it, and writes the
+ * state change and the command together. Returns the command for delivery.
+ */
+export async function requestSessionAction(
+  db: Db,
+  sessionId: string,
+  action: Action,
+  actor: { userId: string; isAdmin: boolean },
+): Promise<{ session: SessionRow; command: CommandRow }> {
+  const session = await sessionGetById(db, sessionId);
+  if (!session || (!actor.isAdmin && session.userId !== actor.userId)) {
+    throw new AppError("not_found", "Session not found", "The specified session does not exist");
+  }
+  const agentId = session.agentId;
+  if (!agentId) {
+    throw new AppError("conflict", "Session not ready", "Session has no agent assigned - cannot proceed.");
+  }
+  const rule = RULES[action];
+  if (!rule.from.includes(session.state ?? "")) throw rule.wrongState(session);
+
+  return db.transaction(async (tx) => {
+    // The guard in the UPDATE catches a concurrent request that changed the state meanwhile.
+    if (!(await sessionTransition(tx, session.id, rule.from, rule.to))) {
+      const current = (await sessionGetById(tx, session.id)) ?? session;
+      throw rule.wrongState(current);
+    }
+    const command = await commandInsert(tx, {
+      commandId: newCommandId(),
+      agentId,
+      sessionId: session.id,
+      action,
+      payload: { sessionId: session.id, namespace: session.namespace ?? "streamspace" },
+    });
+    return { session: { ...session, state: rule.to }, command };
+  });
+}

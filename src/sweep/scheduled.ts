@@ -1,0 +1,25 @@
+/** The cron entry: runs the sweep and logs only when it did something. */
+import { createDb } from "../db/client";
+import { readConfig } from "../env";
+import { createLogger } from "../lib/log";
+import { DEFAULT_SWEEP_OPTIONS, runSweep } from "./sweep";
+import type { SweepResult } from "./sweep";
+
+export async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<SweepResult> {
+  const config = readConfig(env);
+  const handle = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
+  const log = createLogger({ component: "sweep", cron: controller.cron, scheduledTime: controller.scheduledTime });
+  try {
+    const result = await runSweep(env, handle.db, {
+      ...DEFAULT_SWEEP_OPTIONS,
+      graceSeconds: config.SWEEP_PENDING_GRACE_SECONDS,
+    });
+    if (result.agents > 0) log.info("sweep", result);
+    return result;
+  } catch (err) {
+    log.error("sweep failed", { err });
+    throw err;
+  } finally {
+    ctx.waitUntil(handle.end());
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Node side, once per run: a real Postgres (the machine's when reachable, else embedded PGlite),
+ * a fresh database migrated from `migrations/`, and the WebSocket→TCP proxy the Neon driver
+ * inside workerd talks through. Their addresses reach the Worker as bindings.
+ */
+import type { TestProject } from "vitest/node";
+import { createScratchDatabase, findPostgres } from "../src/local/local-postgres";
+import { migrateDatabase } from "../src/local/migrate";
+import { startWsProxy } from "../src/local/ws-proxy";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    wsProxy: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const server = await findPostgres({ preferMachine: true });
+  let databaseUrl = server.url;
+  let drop = async () => {};
+  if (server.kind !== "embedded") {
+    // PGlite is one in-memory database already; real servers get a throwaway one per run.
+    const scratch = await createScratchDatabase(server.url, `dispatch_test_${process.pid}`);
+    databaseUrl = scratch.url;
+    drop = scratch.drop;
+  }
+  await migrateDatabase(databaseUrl);
+  const proxy = await startWsProxy();
+  console.log(`[tests] Postgres: ${server.kind}; WebSocket proxy on 127.0.0.1:${proxy.port}`);
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("wsProxy", `127.0.0.1:${proxy.port}`);
+  return async () => {
+    await proxy.close();
+    await drop();
+    await server.close();
+  };
+}

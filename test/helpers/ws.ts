@@ -1,0 +1,70 @@
+/** Real agent WebSockets through the Worker's connect endpoint, with bounded waits. */
+import { exports } from "cloudflare:workers";
+
+export type AgentSocket = {
+  ws: WebSocket;
+  /** The next frame the server sent, parsed; fails after `timeoutMs`. */
+  nextFrame(timeoutMs?: number): Promise<Record<string, any>>;
+  send(frame: unknown): void;
+  /** Resolves with the close code when the server closes the socket. */
+  closed(timeoutMs?: number): Promise<number>;
+  close(): void;
+};
+
+export async function connectAgent(agentId: string, apiKey: string): Promise<AgentSocket> {
+  const res = await exports.default.fetch(
+    `http://dispatch.test/api/v1/agents/connect?agent_id=${encodeURIComponent(agentId)}`,
+    { headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey } },
+  );
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  ws.accept();
+  const frames: string[] = [];
+  const waiters: Array<(frame: string) => void> = [];
+  let closeCode: number | undefined;
+  const closeWaiters: Array<(code: number) => void> = [];
+  ws.addEventListener("message", (event) => {
+    const data = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data as ArrayBuffer);
+    const waiter = waiters.shift();
+    if (waiter) waiter(data);
+    else frames.push(data);
+  });
+  ws.addEventListener("close", (event) => {
+    closeCode = event.code;
+    for (const w of closeWaiters.splice(0)) w(event.code);
+  });
+  return {
+    ws,
+    nextFrame(timeoutMs = 5000) {
+      const queued = frames.shift();
+      if (queued !== undefined) return Promise.resolve(JSON.parse(queued));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no frame for ${agentId} within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push((data) => {
+          clearTimeout(timer);
+          resolve(JSON.parse(data));
+        });
+      });
+    },
+    send(frame) {
+      ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    },
+    closed(timeoutMs = 5000) {
+      if (closeCode !== undefined) return Promise.resolve(closeCode);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`socket for ${agentId} not closed within ${timeoutMs} ms`)), timeoutMs);
+        closeWaiters.push((code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+    },
+    close() {
+      try {
+        ws.close(1000, "test done");
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
