@@ -37,8 +37,9 @@ export class AgentObject extends DurableObject<Env> {
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
   #draining: Promise<number> | null = null;
   #drainAgain = false;
-  /** Set by a new connection: the next drain first re-queues what earlier sockets left unacked. */
-  #requeueUnacked = false;
+  /** Set by a new connection: the next drain first marks the agent online and re-queues what
+   * earlier sockets left unacknowledged. Done inside the drain so it never races a batch. */
+  #freshConnection = false;
   /** Agent status writes (online/offline) are chained so they land in event order. */
   #statusWrites: Promise<void> = Promise.resolve();
 
@@ -57,8 +58,9 @@ export class AgentObject extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }
-    this.#requeueUnacked = true;
-    this.ctx.waitUntil(this.#onConnected(agentId));
+    this.#freshConnection = true;
+    // Started before returning, so an RPC deliver() arriving next joins this drain.
+    this.ctx.waitUntil(this.#drain(agentId));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -103,20 +105,6 @@ export class AgentObject extends DurableObject<Env> {
   override async webSocketError(ws: WebSocket): Promise<void> {
     const attachment = readAttachment(ws);
     if (attachment) await this.#onDisconnected(ws, attachment);
-  }
-
-  async #onConnected(agentId: string): Promise<void> {
-    const db = this.#db();
-    try {
-      await this.#writeStatus(async () => {
-        if (this.#current()) await agentMarkOnline(db.db, agentId);
-      });
-    } catch (err) {
-      this.#log(agentId).error("AgentObject onConnected failed", { err });
-    } finally {
-      this.ctx.waitUntil(db.end());
-    }
-    await this.#drain(agentId);
   }
 
   /** Only the current socket's close marks the agent offline (checklist 25). */
@@ -165,11 +153,13 @@ export class AgentObject extends DurableObject<Env> {
     const db = this.#db();
     let sent = 0;
     try {
-      if (this.#requeueUnacked) {
+      if (this.#freshConnection) {
+        await this.#writeStatus(async () => {
+          if (this.#current()) await agentMarkOnline(db.db, agentId);
+        });
         // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
-        // Done inside the drain so it never races a batch being sent on the new socket.
         await commandRequeueUnacked(db.db, agentId);
-        this.#requeueUnacked = false;
+        this.#freshConnection = false;
       }
       for (;;) {
         if (!this.#current()) return sent;

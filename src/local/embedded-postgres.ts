@@ -5,6 +5,7 @@
  * PGlite is one database behind one connection; the socket server multiplexes clients onto
  * it. Good for development and tests, not for production or benchmarks.
  */
+import fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
@@ -15,6 +16,7 @@ export async function startEmbeddedPostgres(
   dataDir: string | undefined,
   port = 0,
 ): Promise<EmbeddedPostgres> {
+  if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir ?? "memory://");
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 100 });
   await server.start();

@@ -1,5 +1,5 @@
 /** Real agent WebSockets through the Worker's connect endpoint, with bounded waits. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 
 export type AgentSocket = {
   ws: WebSocket;
@@ -11,6 +11,10 @@ export type AgentSocket = {
   close(): void;
 };
 
+/**
+ * Opens the agent's socket and waits until its DO finished the connect work (agent online,
+ * queue drained), so a test's next step never races it.
+ */
 export async function connectAgent(agentId: string, apiKey: string): Promise<AgentSocket> {
   const res = await exports.default.fetch(
     `http://dispatch.test/api/v1/agents/connect?agent_id=${encodeURIComponent(agentId)}`,
@@ -33,6 +37,7 @@ export async function connectAgent(agentId: string, apiKey: string): Promise<Age
     closeCode = event.code;
     for (const w of closeWaiters.splice(0)) w(event.code);
   });
+  await settle(agentId);
   return {
     ws,
     nextFrame(timeoutMs = 5000) {
@@ -67,4 +72,9 @@ export async function connectAgent(agentId: string, apiKey: string): Promise<Age
       }
     },
   };
+}
+
+/** Waits for the agent's DO to finish any delivery in progress (joins it through deliver()). */
+export async function settle(agentId: string): Promise<void> {
+  await env.AGENT.getByName(agentId).deliver();
 }

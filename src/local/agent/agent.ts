@@ -1,0 +1,273 @@
+/**
+ * The reference agent: registers, holds one WebSocket to the control plane, heartbeats, runs
+ * commands through its dialect, and reconnects with backoff until stopped. A stand-in for the
+ * StreamSpace agents in tests and demos, so it copies their observable behaviour, not their code.
+ */
+import WebSocket from "ws";
+import type { RawData } from "ws";
+import { backoffDelay, sleep } from "./backoff";
+import { CommandLedger } from "./command-ledger";
+import { CommandRunner } from "./command-runner";
+import type { CommandCounts } from "./command-runner";
+import { getDialect } from "./dialect";
+import type { CommandContext, Dialect, OutboundFrame } from "./dialect";
+import { parseAgentOptions } from "./options";
+import type { AgentConfig, AgentHooks, AgentOptions, AgentState } from "./options";
+import { API_KEY_HEADER, connectUrl, registerAgent } from "./register";
+import { openSocket, rawToText } from "./socket";
+
+/** A snapshot of the agent's counters. */
+export interface AgentStats extends CommandCounts {
+  state: AgentState;
+  activeSessions: number;
+  /** Commands waiting behind the one in progress. */
+  queued: number;
+  heartbeats: number;
+  /** Server messages that failed validation. */
+  malformed: number;
+  /** Valid server messages of a type other than `command`. */
+  ignored: number;
+  /** WebSocket connections that opened. */
+  connects: number;
+  /** Backoff waits before a retry. */
+  retries: number;
+}
+
+interface Connection {
+  closeCode: number;
+  closeReason: string;
+  upMs: number;
+}
+
+/** A simulated StreamSpace agent; build, `start()`, and `await stop()`. */
+export class ReferenceAgent {
+  /** Validated configuration (throws a ZodError from the constructor if invalid). */
+  readonly config: AgentConfig;
+  readonly dialect: Dialect;
+  private readonly hooks: AgentHooks;
+  private readonly ctx: CommandContext;
+  private readonly abort = new AbortController();
+  private readonly runner: CommandRunner;
+  private readonly stateListeners = new Set<(state: AgentState) => void>();
+  private currentKey: string;
+  private currentState: AgentState = "idle";
+  private ws: WebSocket | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly counters = { heartbeats: 0, malformed: 0, ignored: 0, connects: 0, retries: 0 };
+
+  constructor(options: AgentOptions) {
+    const { config, hooks } = parseAgentOptions(options);
+    this.config = config;
+    this.hooks = hooks;
+    this.dialect = getDialect(config.dialect);
+    this.currentKey = config.apiKey;
+    this.ctx = { now: hooks.now ?? (() => new Date()), random: hooks.random ?? Math.random };
+    this.runner = new CommandRunner({
+      dialect: this.dialect,
+      ledger: new CommandLedger(config.dedupLimit),
+      workMs: config.workMs,
+      ctx: this.ctx,
+      signal: this.abort.signal,
+      send: (frame) => this.send(frame),
+      log: (message) => this.log(message),
+      onCommand: hooks.onCommand,
+      onCommandDone: hooks.onCommandDone,
+    });
+  }
+
+  get id(): string {
+    return this.config.agentId;
+  }
+
+  get state(): AgentState {
+    return this.currentState;
+  }
+
+  /** The key in use: the configured one, or the one the server issued at registration. */
+  get apiKey(): string {
+    return this.currentKey;
+  }
+
+  stats(): AgentStats {
+    return {
+      ...this.runner.counts,
+      ...this.counters,
+      state: this.currentState,
+      activeSessions: this.runner.activeSessions,
+      queued: this.runner.queued,
+    };
+  }
+
+  /** Starts the register/connect loop in the background; a second call does nothing. */
+  start(): void {
+    if (this.loop || this.stopping) return;
+    this.loop = this.run();
+  }
+
+  /** Closes the socket (1000), drops queued work and timers; resolves once everything ended. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /** Resolves when the agent is (or becomes) in `state`; rejects after `timeoutMs` or on stop. */
+  waitForState(state: AgentState, timeoutMs = 10_000): Promise<void> {
+    if (this.currentState === state) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const listener = (s: AgentState) => {
+        if (s !== state && s !== "stopped") return;
+        done();
+        if (s === state) resolve();
+        else reject(new Error(`agent ${this.id} stopped while waiting for state ${state}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`agent ${this.id}: no state ${state} within ${timeoutMs} ms (now ${this.currentState})`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.stateListeners.delete(listener);
+      };
+      this.stateListeners.add(listener);
+    });
+  }
+
+  /** Resolves once no command is queued or in progress. */
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      let upMs = 0;
+      try {
+        await this.register();
+        const conn = await this.connect();
+        upMs = conn.upMs;
+        if (!this.abort.signal.aborted) {
+          this.log(`disconnected (code ${conn.closeCode}${conn.closeReason ? `, ${conn.closeReason}` : ""}) after ${upMs} ms`);
+        }
+      } catch (err) {
+        if (!this.abort.signal.aborted) this.log(`connection failed: ${errorText(err)}`);
+      }
+      if (this.abort.signal.aborted) break;
+      if (upMs >= this.config.stableMs) failures = 0;
+      failures++;
+      const delay = backoffDelay(failures, this.config.backoff, this.ctx.random);
+      this.counters.retries++;
+      this.setState("backoff");
+      this.log(`retry #${failures} in ${(delay / 1000).toFixed(1)} s`);
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  private async register(): Promise<void> {
+    this.setState("registering");
+    const result = await registerAgent({
+      url: this.config.url,
+      apiKey: this.currentKey,
+      body: this.dialect.registrationBody(this.config),
+      approvalPollMs: this.config.approvalPollMs,
+      signal: this.abort.signal,
+      fetch: this.hooks.fetch,
+      onPending: (message) => {
+        this.setState("awaiting_approval");
+        this.log(`registration pending approval (${message}); retrying in ${this.config.approvalPollMs / 1000} s`);
+      },
+    });
+    if (result.apiKey !== this.currentKey) {
+      this.currentKey = result.apiKey;
+      this.log("switched to the API key issued at registration");
+    }
+    this.log(`registered${result.approvalStatus ? ` (${result.approvalStatus})` : ""}`);
+  }
+
+  /** Opens the socket and resolves when it closes; rejects if it never opened. */
+  private async connect(): Promise<Connection> {
+    this.setState("connecting");
+    const url = connectUrl(this.config.url, this.id);
+    const { ws, closed } = await openSocket(url, { [API_KEY_HEADER]: this.currentKey }, this.abort.signal);
+    const since = Date.now();
+    this.ws = ws;
+    this.counters.connects++;
+    ws.on("message", (data) => this.onMessage(data));
+    this.setState("connected");
+    this.log(`connected to ${url}`);
+    if (this.config.heartbeatOnConnect) this.heartbeat();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
+
+    const { code, reason } = await closed;
+    this.stopHeartbeat();
+    this.ws = null;
+    return { closeCode: code, closeReason: reason, upMs: Date.now() - since };
+  }
+
+  private onMessage(data: RawData): void {
+    const message = this.dialect.parseServerMessage(rawToText(data));
+    switch (message.kind) {
+      case "malformed":
+        this.counters.malformed++;
+        this.log(`ignored malformed message: ${message.reason}`);
+        return;
+      case "ignored":
+        this.counters.ignored++;
+        this.log(`ignored message of type ${JSON.stringify(message.type)}`);
+        return;
+      case "command":
+        this.runner.receive(message.command);
+        return;
+    }
+  }
+
+  private heartbeat(): void {
+    const active = this.runner.activeSessions;
+    if (this.send(this.dialect.heartbeatFrame(active, this.ctx.now()))) {
+      this.counters.heartbeats++;
+      this.log(`heartbeat (activeSessions ${active})`);
+    }
+  }
+
+  private send(frame: OutboundFrame): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    this.hooks.onFrameSent?.(frame);
+    return true;
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.abort.abort();
+    this.stopHeartbeat();
+    await this.loop;
+    await this.runner.idle();
+    this.setState("stopped");
+    this.log("stopped");
+  }
+
+  private setState(state: AgentState): void {
+    const previous = this.currentState;
+    if (previous === state || previous === "stopped") return;
+    this.currentState = state;
+    this.hooks.onStateChange?.(state, previous);
+    for (const listener of [...this.stateListeners]) listener(state);
+  }
+
+  private log(message: string): void {
+    this.hooks.log?.(`[agent ${this.id}] ${message}`);
+  }
+}
+
+/** Error message plus its cause (fetch hides ECONNREFUSED there). */
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+  return `${err.message}${cause}`;
+}

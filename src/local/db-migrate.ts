@@ -1,0 +1,27 @@
+/**
+ * `npm run db:migrate`: applies `migrations/` to DATABASE_URL (any Postgres, Neon included). With
+ * no DATABASE_URL it migrates the embedded database `npm run dev` keeps in .data/pglite.
+ */
+import path from "node:path";
+import { PROJECT_ROOT } from "./dev-vars";
+import { startEmbeddedPostgres } from "./embedded-postgres";
+import { migrateDatabase } from "./migrate";
+
+export const EMBEDDED_DATA_DIR = path.join(PROJECT_ROOT, ".data/pglite");
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.env["DATABASE_URL"];
+  if (url) {
+    await migrateDatabase(url);
+    console.log(`migrated ${new URL(url).host}${new URL(url).pathname}`);
+  } else {
+    console.log(`DATABASE_URL is not set: migrating the embedded database in ${EMBEDDED_DATA_DIR}`);
+    const embedded = await startEmbeddedPostgres(EMBEDDED_DATA_DIR);
+    try {
+      await migrateDatabase(embedded.url);
+    } finally {
+      await embedded.close();
+    }
+    console.log("migrated the embedded database");
+  }
+}
