@@ -17,6 +17,7 @@ import { createLogger } from "../lib/log";
 import type { Logger } from "../lib/log";
 import { applyAgentFrame } from "./frames";
 import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
+import type { AgentFrame } from "./protocol";
 
 /** Per-socket state kept with the socket across hibernation. */
 type Attachment = { agentId: string; connId: string; connectedAt: number };
@@ -40,6 +41,8 @@ export class AgentObject extends DurableObject<Env> {
   /** Set by a new connection: the next drain first marks the agent online and re-queues what
    * earlier sockets left unacknowledged. Done inside the drain so it never races a batch. */
   #freshConnection = false;
+  /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
+  #frames: Promise<void> = Promise.resolve();
   /** Agent status writes (online/offline) are chained so they land in event order. */
   #statusWrites: Promise<void> = Promise.resolve();
 
@@ -87,11 +90,17 @@ export class AgentObject extends DurableObject<Env> {
     }
     const frame = parseAgentFrame(message);
     if (!frame) return;
+    const apply = this.#frames.then(() => this.#applyFrame(attachment.agentId, frame));
+    this.#frames = apply.catch(() => {});
+    await apply;
+  }
+
+  async #applyFrame(agentId: string, frame: AgentFrame): Promise<void> {
     const db = this.#db();
     try {
-      await applyAgentFrame(db.db, attachment.agentId, frame);
+      await applyAgentFrame(db.db, agentId, frame);
     } catch (err) {
-      this.#log(attachment.agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
+      this.#log(agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
     } finally {
       this.ctx.waitUntil(db.end());
     }

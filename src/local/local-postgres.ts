@@ -31,7 +31,9 @@ export async function findPostgres(opts: {
 }): Promise<LocalPostgres> {
   const configured = process.env["DATABASE_URL"];
   if (configured) return { url: configured, kind: "configured", close: async () => {} };
-  if (opts.preferMachine && (await isReachable(MACHINE_POSTGRES_URL))) {
+  // EMBEDDED_POSTGRES=1 forces PGlite even where a server runs (to test the no-Postgres path).
+  const forceEmbedded = process.env["EMBEDDED_POSTGRES"] === "1";
+  if (opts.preferMachine && !forceEmbedded && (await isReachable(MACHINE_POSTGRES_URL))) {
     return { url: MACHINE_POSTGRES_URL, kind: "machine", close: async () => {} };
   }
   const embedded = await startEmbeddedPostgres(opts.embeddedDataDir, opts.embeddedPort ?? 0);

@@ -18,7 +18,7 @@ export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
 
 /** Rows of a raw query, for assertions. */
 export async function query<T extends Record<string, unknown>>(statement: SQL): Promise<T[]> {
-  return withDb(async (db) => (await db.execute<T>(statement)).rows);
+  return withDb(async (db) => (await db.execute(statement)).rows as T[]);
 }
 
 export async function resetDatabase(): Promise<void> {

@@ -4,7 +4,6 @@
  * StreamSpace agents in tests and demos, so it copies their observable behaviour, not their code.
  */
 import WebSocket from "ws";
-import type { RawData } from "ws";
 import { backoffDelay, sleep } from "./backoff";
 import { CommandLedger } from "./command-ledger";
 import { CommandRunner } from "./command-runner";
@@ -14,7 +13,7 @@ import type { CommandContext, Dialect, OutboundFrame } from "./dialect";
 import { parseAgentOptions } from "./options";
 import type { AgentConfig, AgentHooks, AgentOptions, AgentState } from "./options";
 import { API_KEY_HEADER, connectUrl, registerAgent } from "./register";
-import { openSocket, rawToText } from "./socket";
+import { openSocket } from "./socket";
 
 /** A snapshot of the agent's counters. */
 export interface AgentStats extends CommandCounts {
@@ -189,24 +188,32 @@ export class ReferenceAgent {
   private async connect(): Promise<Connection> {
     this.setState("connecting");
     const url = connectUrl(this.config.url, this.id);
-    const { ws, closed } = await openSocket(url, { [API_KEY_HEADER]: this.currentKey }, this.abort.signal);
-    const since = Date.now();
-    this.ws = ws;
-    this.counters.connects++;
-    ws.on("message", (data) => this.onMessage(data));
-    this.setState("connected");
-    this.log(`connected to ${url}`);
-    if (this.config.heartbeatOnConnect) this.heartbeat();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
-
+    const headers = { [API_KEY_HEADER]: this.currentKey };
+    let since = Date.now();
+    const { closed } = await openSocket(url, headers, this.abort.signal, {
+      onOpen: (ws) => {
+        since = Date.now();
+        this.onOpen(ws, url);
+      },
+      onMessage: (text) => this.onMessage(text),
+    });
     const { code, reason } = await closed;
     this.stopHeartbeat();
     this.ws = null;
     return { closeCode: code, closeReason: reason, upMs: Date.now() - since };
   }
 
-  private onMessage(data: RawData): void {
-    const message = this.dialect.parseServerMessage(rawToText(data));
+  private onOpen(ws: WebSocket, url: string): void {
+    this.ws = ws;
+    this.counters.connects++;
+    this.setState("connected");
+    this.log(`connected to ${url}`);
+    if (this.config.heartbeatOnConnect) this.heartbeat();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
+  }
+
+  private onMessage(text: string): void {
+    const message = this.dialect.parseServerMessage(text);
     switch (message.kind) {
       case "malformed":
         this.counters.malformed++;

@@ -76,7 +76,7 @@ function main(): void {
       console.log(USAGE);
       return;
     }
-    agent = new ReferenceAgent({ ...options, log: (line) => console.log(line) });
+    agent = new ReferenceAgent({ ...options, log: (line) => console.log(`${new Date().toISOString()} ${line}`) });
   } catch (err) {
     console.error(describeError(err));
     console.error(USAGE);

@@ -13,7 +13,7 @@ import { DIALECT_NAMES, PLATFORMS } from "./dialect";
 export const DEFAULT_URL = "ws://127.0.0.1:8787";
 
 const ms = z.number().int().nonnegative();
-const positiveMs = z.number().int().positive();
+const positiveInt = z.number().int().positive();
 
 /** Schema of the data part of {@link AgentOptions}. */
 export const AgentConfigSchema = z
@@ -31,10 +31,10 @@ export const AgentConfigSchema = z
     dialect: z.enum(DIALECT_NAMES).default("k8s"),
     /** Simulated work between a command's ack and its result. */
     workMs: ms.default(500),
-    heartbeatMs: positiveMs.default(30_000),
+    heartbeatMs: positiveInt.default(30_000),
     /** The real agent waits one interval; tests may want a heartbeat right away. */
     heartbeatOnConnect: z.boolean().default(false),
-    approvalPollMs: positiveMs.default(30_000),
+    approvalPollMs: positiveInt.default(30_000),
     backoff: z
       .object({ minMs: ms, maxMs: ms })
       .refine((b) => b.maxMs >= b.minMs, "maxMs must be >= minMs")
@@ -42,7 +42,7 @@ export const AgentConfigSchema = z
     /** A connection that lasted this long resets the backoff. */
     stableMs: ms.default(10_000),
     /** Finished command ids remembered for deduplication. */
-    dedupLimit: positiveMs.default(DEFAULT_LEDGER_LIMIT),
+    dedupLimit: positiveInt.default(DEFAULT_LEDGER_LIMIT),
   })
   .strict();
 

@@ -18,21 +18,34 @@ export interface OpenSocket {
   closed: Promise<CloseInfo>;
 }
 
+/** Called synchronously from the socket's events. */
+export interface SocketHandlers {
+  onOpen(ws: WebSocket): void;
+  onMessage(text: string): void;
+}
+
 /** Grace period for the peer to answer our close frame before the TCP connection is cut. */
 const CLOSE_GRACE_MS = 2_000;
 
 /**
  * Connects to `url` with `headers`. Resolves once open; rejects with the handshake error
  * (e.g. "Unexpected server response: 401") if it never opens, or if `signal` aborts first.
+ *
+ * The handlers are attached before the handshake and run synchronously: ws emits messages that
+ * arrived together with the upgrade response right after `open`, before an awaiting caller
+ * could react, and the agent must already be able to answer them.
  */
 export async function openSocket(
   url: string,
   headers: Record<string, string>,
   signal: AbortSignal,
+  handlers: SocketHandlers,
   handshakeTimeoutMs = 10_000,
 ): Promise<OpenSocket> {
   signal.throwIfAborted();
   const ws = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: handshakeTimeoutMs });
+  ws.once("open", () => handlers.onOpen(ws));
+  ws.on("message", (data) => handlers.onMessage(rawToText(data)));
   let failure: Error | undefined;
   // Without an error listener ws would throw the error into the event loop.
   ws.on("error", (err) => (failure = err));

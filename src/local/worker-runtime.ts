@@ -1,0 +1,83 @@
+/**
+ * Runs the Worker in workerd through Miniflare's own API and port: the same bundle `wrangler
+ * deploy` would upload, the options wrangler.toml declares. Used by Node-side tests (restarts,
+ * reconnect storms) and the bench, where `wrangler dev`'s proxy layer gets in the way.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import type { V4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { PROJECT_ROOT } from "./dev-vars";
+
+const run = promisify(execFile);
+// Per process: parallel test files must not overwrite each other's bundle mid-read.
+const BUILD_DIR = path.join(PROJECT_ROOT, ".data/build", String(process.pid));
+
+export type WorkerSecrets = {
+  DATABASE_URL: string;
+  DB_WS_PROXY: string;
+  JWT_SECRET: string;
+  AGENT_BOOTSTRAP_KEY: string;
+  [name: string]: string;
+};
+
+export type LocalWorker = {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  mf: Miniflare;
+  /** Runs the cron handler once, as the platform's trigger would. */
+  sweep(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+let bundled: Promise<string> | undefined;
+
+/** Bundles src/index.ts with wrangler (once per process) and returns the script path. */
+export function bundleWorker(): Promise<string> {
+  bundled ??= (async () => {
+    const wrangler = path.join(PROJECT_ROOT, "node_modules/.bin/wrangler");
+    await run(wrangler, ["deploy", "--dry-run", "--outdir", BUILD_DIR], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    return path.join(BUILD_DIR, "index.js");
+  })();
+  return bundled;
+}
+
+/**
+ * Starts the Worker. `persistDir` keeps Durable Object storage across stop/start, as a real
+ * deployment keeps it across restarts; omit it for in-memory storage.
+ */
+export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDir?: string; port?: number } = {}): Promise<LocalWorker> {
+  const scriptPath = await bundleWorker();
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(PROJECT_ROOT, "wrangler.toml"));
+  if (opts.persistDir) fs.mkdirSync(opts.persistDir, { recursive: true });
+  // The bundle is one self-contained module: module rules are for unbundled sources.
+  const { modulesRules: _rules, ...declared } = workerOptions as typeof workerOptions & { modulesRules?: unknown };
+  const options = {
+    ...declared,
+    name: "edge-dispatch",
+    modules: true,
+    scriptPath,
+    bindings: { ...(declared.bindings ?? {}), ...secrets },
+    host: "127.0.0.1",
+    port: opts.port ?? 0,
+    durableObjectsPersist: opts.persistDir ?? false,
+    cf: false,
+  } as V4MiniflareOptions;
+  const mf = new Miniflare(convertV4MiniflareOptions(options));
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    async sweep() {
+      const res = await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`);
+      if (!res.ok) throw new Error(`scheduled handler failed: ${res.status} ${await res.text()}`);
+    },
+    stop: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The whole system on this machine for Node-side tests: a real Postgres (the machine's when
+ * reachable, else embedded PGlite) with a fresh database from the migrations, the WebSocket
+ * proxy, and the Worker in workerd through Miniflare. One stack per test file.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import pg from "pg";
+import { createScratchDatabase, findPostgres } from "../../../src/local/local-postgres";
+import { migrateDatabase } from "../../../src/local/migrate";
+import { mintToken } from "../../../src/local/token";
+import { startLocalWorker } from "../../../src/local/worker-runtime";
+import type { LocalWorker } from "../../../src/local/worker-runtime";
+import { startWsProxy } from "../../../src/local/ws-proxy";
+
+export const JWT_SECRET = "node-test-jwt-secret-0123456789";
+export const BOOTSTRAP_KEY = "d".repeat(64);
+
+export type Stack = {
+  worker: LocalWorker;
+  /** ws:// form of the Worker's URL, as agents are configured. */
+  wsUrl: string;
+  sql: pg.Pool;
+  token(user: string, admin?: boolean): Promise<string>;
+  api(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  /** An approved agent row with its own key. */
+  makeAgent(agentId: string, platform?: string): Promise<string>;
+  restartWorker(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export async function startStack(opts: { persistDir?: string } = {}): Promise<Stack> {
+  const server = await findPostgres({ preferMachine: true });
+  let url = server.url;
+  let drop = async () => {};
+  if (server.kind !== "embedded") {
+    const scratch = await createScratchDatabase(server.url, `dispatch_node_${process.pid}_${randomBytes(3).toString("hex")}`);
+    url = scratch.url;
+    drop = scratch.drop;
+  }
+  await migrateDatabase(url);
+  const proxy = await startWsProxy();
+  const secrets = { DATABASE_URL: url, DB_WS_PROXY: `127.0.0.1:${proxy.port}`, JWT_SECRET, AGENT_BOOTSTRAP_KEY: BOOTSTRAP_KEY };
+  let worker = await startLocalWorker(secrets, opts);
+  const port = new URL(worker.url).port;
+  const sql = new pg.Pool({ connectionString: url, max: 4 });
+
+  const stack: Stack = {
+    worker,
+    wsUrl: worker.url.replace(/^http/, "ws"),
+    sql,
+    token: (user, admin = false) => mintToken(user, admin, 1, JWT_SECRET),
+    async api(method, path, o = {}) {
+      const headers: Record<string, string> = {};
+      if (o.token) headers["Authorization"] = `Bearer ${o.token}`;
+      if (o.body !== undefined) headers["Content-Type"] = "application/json";
+      const res = await fetch(stack.worker.url + path, {
+        method,
+        headers,
+        body: o.body === undefined ? null : JSON.stringify(o.body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async makeAgent(agentId, platform = "kubernetes") {
+      const key = randomBytes(32).toString("hex");
+      const hash = `sha256:${createHash("sha256").update(key).digest("hex")}`;
+      await sql.query(
+        `insert into agents (agent_id, platform, region, status, approval_status, api_key_hash) values ($1, $2, 'default', 'offline', 'approved', $3)`,
+        [agentId, platform, hash],
+      );
+      return key;
+    },
+    async restartWorker() {
+      await stack.worker.stop();
+      // Same port, so agents reconnect to the address they know.
+      worker = await startLocalWorker(secrets, { ...opts, port: Number(port) });
+      stack.worker = worker;
+    },
+    async stop() {
+      await stack.worker.stop();
+      await sql.end();
+      await proxy.close();
+      await drop();
+      await server.close();
+    },
+  };
+  return stack;
+}
+
+/** Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

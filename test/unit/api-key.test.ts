@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { apiKeyFormatProblem, generateApiKey, hashApiKey, verifyApiKey } from "../../src/lib/api-key";
+
+describe("agent API keys", () => {
+  it("are 64 hex characters and verify against their stored hash only", async () => {
+    const key = generateApiKey();
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const stored = await hashApiKey(key);
+    expect(stored).not.toContain(key);
+    expect(await verifyApiKey(key, stored)).toBe(true);
+    expect(await verifyApiKey(key.toUpperCase(), stored)).toBe(true);
+    expect(await verifyApiKey(generateApiKey(), stored)).toBe(false);
+    expect(await verifyApiKey(key, null)).toBe(false);
+    expect(await verifyApiKey(key, "$2a$12$somethingbcrypt")).toBe(false);
+  });
+
+  it("report format problems as the original did", () => {
+    expect(apiKeyFormatProblem("a".repeat(64))).toBeNull();
+    expect(apiKeyFormatProblem("abc")).toBe("API key must be 64 characters (got 3)");
+    expect(apiKeyFormatProblem("g".repeat(64))).toBe("API key must contain only hexadecimal characters");
+  });
+});
