@@ -4,7 +4,9 @@ import type { AppEnv } from "./env";
 import { AppError, toErrorResponse } from "./errors";
 import { requestContext } from "./middleware/context";
 import { requireAdmin, requireUser } from "./middleware/user-auth";
-import { adminRoutes } from "./routes/admin";
+import { adminAgentRoutes } from "./routes/admin-agents";
+import { adminCommandRoutes } from "./routes/admin-commands";
+import { adminTemplateRoutes } from "./routes/admin-templates";
 import { agentRoutes } from "./routes/agents";
 import { healthRoutes } from "./routes/health";
 import { sessionRoutes } from "./routes/sessions";
@@ -20,7 +22,9 @@ export function createApp() {
   app.route("/", healthRoutes());
   app.route("/api/v1/agents", agentRoutes());
   app.route("/api/v1/sessions", sessionRoutes());
-  app.route("/api/v1/admin", adminRoutes());
+  app.route("/api/v1/admin/agents", adminAgentRoutes());
+  app.route("/api/v1/admin", adminCommandRoutes());
+  app.route("/api/v1/admin", adminTemplateRoutes());
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

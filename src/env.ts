@@ -16,6 +16,7 @@ const ConfigSchema = z.object({
   PLATFORM: z.enum(["kubernetes", "docker", "vm", "cloud"]).default("kubernetes"),
   SWEEP_PENDING_GRACE_SECONDS: z.coerce.number().int().min(0).default(5),
   DB_WS_PROXY: z.string().default(""),
+  RATE_LIMIT_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,23 +1,26 @@
 /**
  * AgentObject: one Durable Object per agent id. Owns the agent's hibernatable WebSocket,
- * delivers its commands in order, and applies the frames it sends back.
+ * delivers its commands in order, applies the frames it sends back, and declares it offline
+ * when its heartbeats stop (an alarm, never a timer, so the object can hibernate).
  *
- * Used from outside only through `getAgentStub()` (fetch for the upgrade, `deliver()` by RPC).
- * State that must survive hibernation lives in the socket attachment and DO storage; the
- * in-memory fields below are rebuilt lazily and only coordinate work within one wake-up.
+ * Used from outside only through `getAgentStub()` (fetch for the upgrade, RPC for the rest).
+ * What must survive hibernation lives in the socket attachment and DO storage (`kv`); the
+ * in-memory fields below only coordinate work within one wake-up.
  */
 import { DurableObject } from "cloudflare:workers";
-import { readConfig } from "../env";
 import { createDb } from "../db/client";
 import type { DbHandle } from "../db/client";
 import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
+import { readConfig } from "../env";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
 import type { Logger } from "../lib/log";
 import { applyAgentFrame } from "./frames";
+import type { WorkFrame } from "./frames";
+import { heartbeatNeedsWrite, isSilent, livenessDeadline } from "./liveness";
+import type { HeartbeatMemory } from "./liveness";
 import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
-import type { AgentFrame } from "./protocol";
 
 /** Per-socket state kept with the socket across hibernation. */
 type Attachment = { agentId: string; connId: string; connectedAt: number };
@@ -29,8 +32,13 @@ export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
 const CLAIM_BATCH = 50;
 
 /** Close codes: 4000+ are application-defined (RFC 6455 §7.4.2). */
-const CLOSE_REPLACED = 4000;
+export const CLOSE_REPLACED = 4000;
+export const CLOSE_SILENT = 4001;
+export const CLOSE_REVOKED = 4002;
 const CLOSE_TOO_BIG = 1009;
+
+/** Storage keys (DO-local SQLite, synchronous). */
+const KEY = { current: "current", agentId: "agentId", hb: "heartbeat" } as const;
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
@@ -53,11 +61,15 @@ export class AgentObject extends DurableObject<Env> {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
-    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: Date.now() };
+    const now = Date.now();
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
-    this.ctx.storage.kv.put("current", attachment.connId);
+    this.ctx.storage.kv.put(KEY.current, attachment.connId);
+    this.ctx.storage.kv.put(KEY.agentId, agentId);
+    this.#putHeartbeat({ seen: now, written: 0, capacity: "" });
+    await this.ctx.storage.setAlarm(livenessDeadline(now));
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }
@@ -72,6 +84,14 @@ export class AgentObject extends DurableObject<Env> {
     const current = this.#current();
     if (!current) return { ok: false, reason: "agent_offline" };
     return { ok: true, sent: await this.#drain(current.attachment.agentId) };
+  }
+
+  /** RPC: close the agent's socket because its credentials or registration went away. */
+  async disconnect(reason: string): Promise<void> {
+    const current = this.#current();
+    if (!current) return;
+    current.ws.close(CLOSE_REVOKED, reason.slice(0, 120));
+    await this.#onDisconnected(current.ws, current.attachment);
   }
 
   /** RPC: whether a socket is connected, for admin views and tests. */
@@ -90,20 +110,12 @@ export class AgentObject extends DurableObject<Env> {
     }
     const frame = parseAgentFrame(message);
     if (!frame) return;
-    const apply = this.#frames.then(() => this.#applyFrame(attachment.agentId, frame));
+    const apply =
+      frame.type === "heartbeat"
+        ? this.#frames.then(() => this.#onHeartbeat(attachment, frame.payload.capacity ?? undefined))
+        : this.#frames.then(() => this.#applyFrame(attachment.agentId, frame));
     this.#frames = apply.catch(() => {});
     await apply;
-  }
-
-  async #applyFrame(agentId: string, frame: AgentFrame): Promise<void> {
-    const db = this.#db();
-    try {
-      await applyAgentFrame(db.db, agentId, frame);
-    } catch (err) {
-      this.#log(agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
-    } finally {
-      this.ctx.waitUntil(db.end());
-    }
   }
 
   override async webSocketClose(ws: WebSocket): Promise<void> {
@@ -116,10 +128,68 @@ export class AgentObject extends DurableObject<Env> {
     if (attachment) await this.#onDisconnected(ws, attachment);
   }
 
+  /**
+   * Liveness check (checklist 21): a socket silent for HEARTBEAT_TIMEOUT_MS is closed and the
+   * agent marked offline; otherwise the alarm moves to the new deadline. Alarms may fire more
+   * than once, so this only acts on what storage says now.
+   */
+  override async alarm(): Promise<void> {
+    const current = this.#current();
+    const memory = this.#getHeartbeat();
+    if (!current || !memory) return;
+    if (!isSilent(memory.seen, Date.now())) {
+      await this.ctx.storage.setAlarm(livenessDeadline(memory.seen));
+      return;
+    }
+    this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: memory.seen });
+    current.ws.close(CLOSE_SILENT, "no heartbeat");
+    await this.#onDisconnected(current.ws, current.attachment);
+  }
+
+  /**
+   * The busiest message in the system: remember it in DO storage (cheap, local) and write
+   * Postgres only when selection or capacity needs it (see liveness.ts).
+   */
+  async #onHeartbeat(attachment: Attachment, capacity: unknown): Promise<void> {
+    if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
+    const now = Date.now();
+    const memory = this.#getHeartbeat() ?? { seen: now, written: 0, capacity: "" };
+    const capacityJson = capacity === undefined ? undefined : JSON.stringify(capacity);
+    const write = heartbeatNeedsWrite(memory, now, capacityJson);
+    this.#putHeartbeat({ ...memory, seen: now });
+    if (!write) return;
+    const db = this.#db();
+    try {
+      // status/activeSessions are informational on the WebSocket path (checklist 20).
+      await this.#writeStatus(async () => {
+        if (this.#current()) await agentMarkOnline(db.db, attachment.agentId, capacity);
+      });
+      this.#putHeartbeat({ seen: now, written: now, capacity: capacityJson ?? memory.capacity });
+    } catch (err) {
+      // Not written: the next heartbeat tries again, since `written` did not move.
+      this.#log(attachment.agentId).error("AgentObject heartbeat write failed", { err });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
+  async #applyFrame(agentId: string, frame: WorkFrame): Promise<void> {
+    const db = this.#db();
+    try {
+      await applyAgentFrame(db.db, agentId, frame);
+    } catch (err) {
+      this.#log(agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
   /** Only the current socket's close marks the agent offline (checklist 25). */
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
-    if (this.ctx.storage.kv.get("current") !== attachment.connId) return;
-    this.ctx.storage.kv.delete("current");
+    if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
+    this.ctx.storage.kv.delete(KEY.current);
+    this.ctx.storage.kv.delete(KEY.hb);
+    await this.ctx.storage.deleteAlarm();
     try {
       ws.close(1000, "closed");
     } catch {
@@ -166,6 +236,8 @@ export class AgentObject extends DurableObject<Env> {
         await this.#writeStatus(async () => {
           if (this.#current()) await agentMarkOnline(db.db, agentId);
         });
+        const memory = this.#getHeartbeat();
+        if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
         // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
         await commandRequeueUnacked(db.db, agentId);
         this.#freshConnection = false;
@@ -196,13 +268,24 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   #current(): { ws: WebSocket; attachment: Attachment } | null {
-    const connId = this.ctx.storage.kv.get("current");
+    const connId = this.ctx.storage.kv.get(KEY.current);
     if (typeof connId !== "string") return null;
     for (const ws of this.ctx.getWebSockets()) {
       const attachment = readAttachment(ws);
       if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) return { ws, attachment };
     }
     return null;
+  }
+
+  #getHeartbeat(): HeartbeatMemory | null {
+    const value: unknown = this.ctx.storage.kv.get(KEY.hb);
+    if (typeof value !== "object" || value === null) return null;
+    const m = value as HeartbeatMemory;
+    return typeof m.seen === "number" && typeof m.written === "number" && typeof m.capacity === "string" ? m : null;
+  }
+
+  #putHeartbeat(memory: HeartbeatMemory): void {
+    this.ctx.storage.kv.put(KEY.hb, memory);
   }
 
   #writeStatus(write: () => Promise<void>): Promise<void> {

@@ -3,8 +3,7 @@
  * test/integration/agent.frames.test.ts and the session lifecycle tests.
  */
 import type { Db } from "../db/client";
-import { agentMarkOnline } from "../db/queries/agents";
-import { commandAck, commandComplete, commandFail } from "../db/queries/commands";
+import { commandAck, commandComplete, commandFail, commandInFlightForSession } from "../db/queries/commands";
 import { sessionApplyAgentStatus, sessionTransitionForAgent } from "../db/queries/sessions";
 import type { AgentFrame } from "./protocol";
 import { SESSION_AFTER_COMPLETE, SESSION_AFTER_FAILED } from "./protocol";
@@ -12,31 +11,34 @@ import { SESSION_AFTER_COMPLETE, SESSION_AFTER_FAILED } from "./protocol";
 /** States an agent may report in `complete.result.state`; anything else falls back to the action's. */
 const RESULT_STATES = new Set(["running", "hibernated", "terminated", "failed"]);
 
+/** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
+export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }>;
+
 /** Applies one parsed frame from `agentId`. Frames naming other agents' rows change nothing. */
-export async function applyAgentFrame(db: Db, agentId: string, frame: AgentFrame): Promise<void> {
+export async function applyAgentFrame(db: Db, agentId: string, frame: WorkFrame): Promise<void> {
   switch (frame.type) {
-    case "heartbeat":
-      // status/activeSessions are informational on the WebSocket path (checklist 20).
-      await agentMarkOnline(db, agentId, frame.payload.capacity ?? undefined);
-      return;
     case "ack":
       await commandAck(db, agentId, frame.payload.commandId);
       return;
-    case "complete": {
-      const row = await commandComplete(db, agentId, frame.payload.commandId, frame.payload.result);
-      const move = row?.sessionId ? SESSION_AFTER_COMPLETE[row.action] : undefined;
-      if (row?.sessionId && move) {
-        const reported = frame.payload.result?.["state"];
-        const to = typeof reported === "string" && RESULT_STATES.has(reported) ? reported : move.to;
-        await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, to);
-      }
+    case "complete":
+      await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null);
       return;
-    }
-    case "failed": {
-      const row = await commandFail(db, agentId, frame.payload.commandId, frame.payload.error);
-      const move = row?.sessionId ? SESSION_AFTER_FAILED[row.action] : undefined;
-      if (row?.sessionId && move) {
-        await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, move.to);
+    case "failed":
+      await fail(db, agentId, frame.payload.commandId, frame.payload.error);
+      return;
+    case "command_error":
+      await fail(db, agentId, frame.commandId, frame.error);
+      return;
+    case "command_response": {
+      // docker-agent names the session, not the command: it runs commands one at a time, so the
+      // oldest command of that session still in flight is the one it answers.
+      const cmd = await commandInFlightForSession(db, agentId, frame.sessionId);
+      if (!cmd) return;
+      if (frame.success) {
+        const state = frame.status ?? "";
+        await complete(db, agentId, cmd.commandId, { sessionId: frame.sessionId, state, container: frame.container ?? null });
+      } else {
+        await fail(db, agentId, cmd.commandId, frame.error ?? "command failed");
       }
       return;
     }
@@ -52,4 +54,20 @@ export async function applyAgentFrame(db: Db, agentId: string, frame: AgentFrame
       return;
     }
   }
+}
+
+async function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null): Promise<void> {
+  const row = await commandComplete(db, agentId, commandId, result);
+  const move = row?.sessionId ? SESSION_AFTER_COMPLETE[row.action] : undefined;
+  if (row?.sessionId && move) {
+    const reported = result?.["state"];
+    const to = typeof reported === "string" && RESULT_STATES.has(reported) ? reported : move.to;
+    await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, to);
+  }
+}
+
+async function fail(db: Db, agentId: string, commandId: string, error: string): Promise<void> {
+  const row = await commandFail(db, agentId, commandId, error);
+  const move = row?.sessionId ? SESSION_AFTER_FAILED[row.action] : undefined;
+  if (row?.sessionId && move) await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, move.to);
 }

@@ -49,7 +49,25 @@ const Status = z.object({
   }),
 });
 
-const AgentFrame = z.discriminatedUnion("type", [Heartbeat, Ack, Complete, Failed, Status]);
+// docker-agent's own messages: top-level fields, no payload (spec §1.7). It sends no `ack`.
+const CommandError = z.object({
+  type: z.literal("command_error"),
+  timestamp: Timestamp,
+  commandId: Id,
+  error: z.string().max(10_000).default(""),
+});
+
+const CommandResponse = z.object({
+  type: z.literal("command_response"),
+  timestamp: Timestamp,
+  success: z.boolean(),
+  sessionId: Id,
+  status: z.string().max(50).optional(),
+  container: z.record(z.string(), z.unknown()).nullish(),
+  error: z.string().max(10_000).optional(),
+});
+
+const AgentFrame = z.discriminatedUnion("type", [Heartbeat, Ack, Complete, Failed, Status, CommandError, CommandResponse]);
 export type AgentFrame = z.infer<typeof AgentFrame>;
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Agent API keys: 32 random bytes as 64 hex characters (spec §1.3). Only a hash is stored.
  * Keys are high-entropy, so a fast SHA-256 is as safe as bcrypt here and costs microseconds
- * instead of ~0.3 s of Worker CPU per connect.
+ * instead of ~0.3 s of Worker CPU per connect. bcrypt hashes imported from a StreamSpace
+ * database still verify, once, and the caller then replaces them with the fast form.
  */
+import bcrypt from "bcryptjs";
 
 const HASH_PREFIX = "sha256:";
 const KEY_FORMAT = /^[0-9a-fA-F]{64}$/;
@@ -26,10 +28,22 @@ export async function hashApiKey(key: string): Promise<string> {
   return HASH_PREFIX + toHex(new Uint8Array(digest));
 }
 
-/** Constant-time check of `key` against a stored hash; false for NULL or unknown hash formats. */
-export async function verifyApiKey(key: string, stored: string | null): Promise<boolean> {
-  if (!stored?.startsWith(HASH_PREFIX)) return false;
-  return constantTimeEqual(await hashApiKey(key), stored);
+/** The original's bcrypt hashes: `$2a$`, `$2b$` or `$2y$`. */
+const BCRYPT_FORMAT = /^\$2[aby]\$\d{2}\$/;
+
+/**
+ * Checks `key` against a stored hash in constant time. `legacy` means it matched a bcrypt hash,
+ * which the caller should replace with `hashApiKey(key)`.
+ */
+export async function verifyApiKey(key: string, stored: string | null): Promise<"match" | "legacy" | "mismatch"> {
+  if (stored?.startsWith(HASH_PREFIX)) {
+    return constantTimeEqual(await hashApiKey(key), stored) ? "match" : "mismatch";
+  }
+  if (stored && BCRYPT_FORMAT.test(stored)) {
+    // The original hashed the key exactly as presented (bcrypt compares in constant time).
+    return (await bcrypt.compare(key, stored)) ? "legacy" : "mismatch";
+  }
+  return "mismatch";
 }
 
 /** Compares two strings without leaking where they differ. */

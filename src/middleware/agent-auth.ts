@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import { agentGetById, agentTouchKeyUse } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { apiKeyFormatProblem, constantTimeEqual, verifyApiKey } from "../lib/api-key";
+import { apiKeyFormatProblem, constantTimeEqual, hashApiKey, verifyApiKey } from "../lib/api-key";
 
 export function requireAgentKey(): MiddlewareHandler<AppEnv> {
   return async function requireAgentKeyMiddleware(c, next) {
@@ -40,8 +40,10 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
       c.set("agent", { agentId, bootstrap: true });
       return next();
     }
-    if (await verifyApiKey(key, agent.apiKeyHash)) {
-      c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId).catch(() => {}));
+    const verdict = await verifyApiKey(key, agent.apiKeyHash);
+    if (verdict !== "mismatch") {
+      const upgrade = verdict === "legacy" ? await hashApiKey(key) : undefined;
+      c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, upgrade).catch(() => {}));
       c.set("agent", { agentId, bootstrap: false });
       return next();
     }

@@ -2,13 +2,15 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { AGENT_ID_HEADER } from "../agent/agent-object";
 import { getAgentStub } from "../agent/stub";
-import { agentGetById, agentInsertPending, agentUpdateRegistration } from "../db/queries/agents";
+import { agentGetById, agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { CapacitySchema } from "../lib/capacity";
 import { requireAgentKey } from "../middleware/agent-auth";
+import { agentRateLimit } from "../middleware/rate-limit";
 import { AgentSchema, toAgentJson } from "../views/agent";
 import { errorResponses } from "../views/error";
+import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
 
 const RegisterBody = z
@@ -25,18 +27,39 @@ const Wrapped = z
   .object({ agent: AgentSchema, approvalStatus: z.string(), message: z.string() })
   .openapi("AgentRegistrationStatus");
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const registerRoute = createRoute({
   method: "post",
   path: "/register",
   summary: "Register (or re-register) an agent",
-  request: { body: { ...json(RegisterBody), required: true } },
+  request: { body: { ...jsonContent(RegisterBody), required: true } },
   responses: {
-    200: { description: "Registered: plain Agent (own key) or approved status (bootstrap key)", ...json(z.union([AgentSchema, Wrapped])) },
-    202: { description: "Awaiting administrator approval", ...json(Wrapped) },
-    403: { description: "Rejected, or wrong key", ...json(z.union([Wrapped, z.object({ error: z.string() }).passthrough()])) },
+    200: { description: "Registered: plain Agent (own key) or approved status (bootstrap key)", ...jsonContent(z.union([AgentSchema, Wrapped])) },
+    202: { description: "Awaiting administrator approval", ...jsonContent(Wrapped) },
+    403: { description: "Rejected, or wrong key", ...jsonContent(z.union([Wrapped, z.object({ error: z.string() }).passthrough()])) },
     ...errorResponses(400, 401, 404),
+  },
+});
+
+const HeartbeatBody = z
+  .object({
+    status: z.enum(["online", "draining"]),
+    activeSessions: z.number().int().min(0),
+    capacity: CapacitySchema.optional(),
+  })
+  .openapi("AgentHttpHeartbeat");
+
+const heartbeatRoute = createRoute({
+  method: "post",
+  path: "/{agent_id}/heartbeat",
+  summary: "HTTP heartbeat; `draining` keeps the agent out of selection for new sessions",
+  request: { params: z.object({ agent_id: z.string().min(1).max(255) }), body: { ...jsonContent(HeartbeatBody), required: true } },
+  responses: {
+    200: {
+      description: "Recorded",
+      ...jsonContent(z.object({ message: z.string(), agentId: z.string(), status: z.string(), lastHeartbeat: z.string() })),
+    },
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -49,8 +72,11 @@ const MESSAGES = {
 
 export function agentRoutes() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // Rate limit first, as the original did: rejected callers cost no database work.
+  app.use("*", agentRateLimit());
   app.use("/register", requireAgentKey());
   app.use("/connect", requireAgentKey());
+  app.use("/:agent_id/heartbeat", requireAgentKey());
 
   app.openapi(registerRoute, async (c) => {
     const body = c.req.valid("json");
@@ -75,6 +101,25 @@ export function agentRoutes() {
       return c.json({ agent, approvalStatus: "pending", message: MESSAGES.pending }, 202);
     }
     return c.json({ agent, approvalStatus: "rejected", message: MESSAGES.rejected }, 403);
+  });
+
+  app.openapi(heartbeatRoute, async (c) => {
+    const { agent_id } = c.req.valid("param");
+    if (c.var.agent.agentId !== agent_id) {
+      throw new AppError("forbidden", "Invalid API key", "The key was presented for a different agent_id.");
+    }
+    const body = c.req.valid("json");
+    const row = await agentRecordHttpHeartbeat(c.var.db, agent_id, body.status, body.capacity);
+    if (!row) throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
+    return c.json(
+      {
+        message: "Heartbeat updated successfully",
+        agentId: agent_id,
+        status: body.status,
+        lastHeartbeat: (row.lastHeartbeat ?? new Date()).toISOString(),
+      },
+      200,
+    );
   });
 
   // A WebSocket upgrade: not an OpenAPI route (the document lists it in the README instead).

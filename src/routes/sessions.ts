@@ -8,6 +8,7 @@ import { createSession } from "../sessions/create-session";
 import { requestSessionAction } from "../sessions/session-commands";
 import { errorResponses } from "../views/error";
 import { SessionSchema, toSessionJson } from "../views/session";
+import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
 
 const CreateSessionBody = z
@@ -26,7 +27,6 @@ const CreateSessionBody = z
   .openapi("CreateSessionRequest");
 
 const SessionIdParam = z.object({ id: z.string().min(1).max(255) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const ActionAccepted = z.object({ name: z.string(), commandId: z.string(), message: z.string() });
 
@@ -34,9 +34,9 @@ const createRouteDef = createRoute({
   method: "post",
   path: "/",
   summary: "Create a session on the least-loaded online agent",
-  request: { body: { ...json(CreateSessionBody), required: true } },
+  request: { body: { ...jsonContent(CreateSessionBody), required: true } },
   responses: {
-    202: { description: "Accepted; the agent is provisioning it", ...json(SessionSchema) },
+    202: { description: "Accepted; the agent is provisioning it", ...jsonContent(SessionSchema) },
     ...errorResponses(400, 401, 403, 404, 503),
   },
 });
@@ -47,7 +47,7 @@ const listRoute = createRoute({
   summary: "List sessions (your own; admins see all, or one user's with ?user=)",
   request: { query: z.object({ user: z.string().optional() }) },
   responses: {
-    200: { description: "Sessions", ...json(z.object({ sessions: z.array(SessionSchema), total: z.number() })) },
+    200: { description: "Sessions", ...jsonContent(z.object({ sessions: z.array(SessionSchema), total: z.number() })) },
     ...errorResponses(401),
   },
 });
@@ -56,7 +56,7 @@ const getRoute = createRoute({
   method: "get",
   path: "/{id}",
   request: { params: SessionIdParam },
-  responses: { 200: { description: "The session", ...json(SessionSchema) }, ...errorResponses(401, 404) },
+  responses: { 200: { description: "The session", ...jsonContent(SessionSchema) }, ...errorResponses(401, 404) },
 });
 
 const actionRoute = (method: "delete" | "put", path: string, summary: string) =>
@@ -65,7 +65,7 @@ const actionRoute = (method: "delete" | "put", path: string, summary: string) =>
     path,
     summary,
     request: { params: SessionIdParam },
-    responses: { 202: { description: "Accepted", ...json(ActionAccepted) }, ...errorResponses(401, 404, 409) },
+    responses: { 202: { description: "Accepted", ...jsonContent(ActionAccepted) }, ...errorResponses(401, 404, 409) },
   });
 
 const ACTIONS = [

@@ -2,6 +2,8 @@
 import { z } from "@hono/zod-openapi";
 import type { CommandRow } from "../db/schema";
 
+export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed"] as const;
+
 export const CommandSchema = z
   .object({
     id: z.string(),

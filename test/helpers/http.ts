@@ -13,6 +13,8 @@ export type CallOptions = { token?: string; body?: unknown; rawBody?: string; he
 
 export async function call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
   const headers = new Headers(opts.headers);
+  // Agent endpoints are rate limited per client IP: each call gets its own address unless a test sets one.
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
   if (opts.token) headers.set("Authorization", `Bearer ${opts.token}`);
   let body: string | undefined = opts.rawBody;
   if (opts.body !== undefined) {
@@ -35,4 +37,9 @@ export async function callJson<T = Record<string, unknown>>(
   const text = await res.text();
   if (res.status !== expected) throw new Error(`${method} ${path}: expected ${expected}, got ${res.status}: ${text}`);
   return JSON.parse(text) as T;
+}
+
+/** A unique client address, so tests never share a rate-limit budget by accident. */
+export function randomIp(): string {
+  return `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`;
 }

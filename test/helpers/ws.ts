@@ -1,5 +1,6 @@
 /** Real agent WebSockets through the Worker's connect endpoint, with bounded waits. */
 import { env, exports } from "cloudflare:workers";
+import { randomIp } from "./http";
 
 export type AgentSocket = {
   ws: WebSocket;
@@ -18,7 +19,7 @@ export type AgentSocket = {
 export async function connectAgent(agentId: string, apiKey: string): Promise<AgentSocket> {
   const res = await exports.default.fetch(
     `http://dispatch.test/api/v1/agents/connect?agent_id=${encodeURIComponent(agentId)}`,
-    { headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey } },
+    { headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey, "CF-Connecting-IP": randomIp() } },
   );
   const ws = res.webSocket;
   if (!ws) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);

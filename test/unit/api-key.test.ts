@@ -1,3 +1,4 @@
+import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { apiKeyFormatProblem, generateApiKey, hashApiKey, verifyApiKey } from "../../src/lib/api-key";
 
@@ -7,11 +8,18 @@ describe("agent API keys", () => {
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const stored = await hashApiKey(key);
     expect(stored).not.toContain(key);
-    expect(await verifyApiKey(key, stored)).toBe(true);
-    expect(await verifyApiKey(key.toUpperCase(), stored)).toBe(true);
-    expect(await verifyApiKey(generateApiKey(), stored)).toBe(false);
-    expect(await verifyApiKey(key, null)).toBe(false);
-    expect(await verifyApiKey(key, "$2a$12$somethingbcrypt")).toBe(false);
+    expect(await verifyApiKey(key, stored)).toBe("match");
+    expect(await verifyApiKey(key.toUpperCase(), stored)).toBe("match");
+    expect(await verifyApiKey(generateApiKey(), stored)).toBe("mismatch");
+    expect(await verifyApiKey(key, null)).toBe("mismatch");
+    expect(await verifyApiKey(key, "plain-text-key")).toBe("mismatch");
+  });
+
+  it("still verify against a legacy bcrypt hash imported from StreamSpace, flagged for upgrade", async () => {
+    const key = generateApiKey();
+    const legacy = await bcrypt.hash(key, 4);
+    expect(await verifyApiKey(key, legacy)).toBe("legacy");
+    expect(await verifyApiKey(generateApiKey(), legacy)).toBe("mismatch");
   });
 
   it("report format problems as the original did", () => {

@@ -46,8 +46,12 @@ export async function agentUpdateRegistration(db: Queryable, reg: AgentRegistrat
   return row;
 }
 
-export async function agentTouchKeyUse(db: Queryable, agentId: string): Promise<void> {
-  await db.update(agents).set({ apiKeyLastUsedAt: sql`now()` }).where(eq(agents.agentId, agentId));
+/** Records a successful key use; `upgradedHash` replaces a legacy bcrypt hash with the fast form. */
+export async function agentTouchKeyUse(db: Queryable, agentId: string, upgradedHash?: string): Promise<void> {
+  await db
+    .update(agents)
+    .set({ apiKeyLastUsedAt: sql`now()`, ...(upgradedHash ? { apiKeyHash: upgradedHash } : {}) })
+    .where(eq(agents.agentId, agentId));
 }
 
 /** A socket connected or a heartbeat arrived: online, fresh heartbeat, capacity if reported. */
@@ -130,4 +134,40 @@ export async function agentSelectLeastLoaded(db: Queryable, platform: string): P
     .orderBy(load, desc(agents.lastHeartbeat))
     .limit(1);
   return row?.agentId;
+}
+
+/** Deletes the agent (its commands cascade, its sessions keep a NULL agent); false if absent. */
+export async function agentDelete(db: Queryable, agentId: string): Promise<boolean> {
+  const rows = await db.delete(agents).where(eq(agents.agentId, agentId)).returning({ id: agents.id });
+  return rows.length > 0;
+}
+
+/** Stores a new key hash; returns its creation time. */
+export async function agentSetKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<Date> {
+  const [row] = await db
+    .update(agents)
+    .set({ apiKeyHash, apiKeyCreatedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(eq(agents.agentId, agentId))
+    .returning({ createdAt: agents.apiKeyCreatedAt });
+  return row?.createdAt ?? new Date();
+}
+
+/** The HTTP heartbeat (spec §5.5): sets the reported status, which may be `draining`. */
+export async function agentRecordHttpHeartbeat(
+  db: Queryable,
+  agentId: string,
+  status: string,
+  capacity: unknown,
+): Promise<AgentRow | undefined> {
+  const [row] = await db
+    .update(agents)
+    .set({
+      status,
+      lastHeartbeat: sql`now()`,
+      updatedAt: sql`now()`,
+      ...(capacity === undefined ? {} : { capacity }),
+    })
+    .where(eq(agents.agentId, agentId))
+    .returning();
+  return row;
 }

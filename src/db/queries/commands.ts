@@ -169,3 +169,24 @@ export async function commandRequeueUnacked(db: Queryable, agentId: string): Pro
     .returning({ id: agentCommands.id });
   return rows.length;
 }
+
+/** The oldest command of `sessionId` sent to `agentId` and not finished (docker-agent replies). */
+export async function commandInFlightForSession(
+  db: Queryable,
+  agentId: string,
+  sessionId: string,
+): Promise<CommandRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(agentCommands)
+    .where(
+      and(
+        eq(agentCommands.agentId, agentId),
+        eq(agentCommands.sessionId, sessionId),
+        inArray(agentCommands.status, ["sent", "ack"]),
+      ),
+    )
+    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .limit(1);
+  return row;
+}

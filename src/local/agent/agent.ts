@@ -1,6 +1,7 @@
 /**
  * The reference agent: registers, holds one WebSocket to the control plane, heartbeats, runs
- * commands through its dialect, and reconnects with backoff until stopped. A stand-in for the
+ * commands through its dialect, and reconnects with backoff until stopped (or, with
+ * `reconnect: false`, stops when its connection ends, as docker-agent does). A stand-in for the
  * StreamSpace agents in tests and demos, so it copies their observable behaviour, not their code.
  */
 import WebSocket from "ws";
@@ -24,8 +25,10 @@ export interface AgentStats extends CommandCounts {
   heartbeats: number;
   /** Server messages that failed validation. */
   malformed: number;
-  /** Valid server messages of a type other than `command`. */
+  /** Valid server messages of a type other than `command` that got no answer. */
   ignored: number;
+  /** Server control messages answered (ping; docker's shutdown). */
+  controls: number;
   /** WebSocket connections that opened. */
   connects: number;
   /** Backoff waits before a retry. */
@@ -54,13 +57,18 @@ export class ReferenceAgent {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private loop: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
-  private readonly counters = { heartbeats: 0, malformed: 0, ignored: 0, connects: 0, retries: 0 };
+  private readonly counters = { heartbeats: 0, malformed: 0, ignored: 0, controls: 0, connects: 0, retries: 0 };
+  /** Set by kill(): the socket is cut without a close frame. */
+  private killed = false;
 
   constructor(options: AgentOptions) {
     const { config, hooks } = parseAgentOptions(options);
     this.config = config;
     this.hooks = hooks;
-    this.dialect = getDialect(config.dialect);
+    this.dialect = hooks.sharedDialect ?? getDialect(config.dialect);
+    if (this.dialect.name !== config.dialect) {
+      throw new Error(`sharedDialect is a ${this.dialect.name} dialect, but the agent is configured for ${config.dialect}`);
+    }
     this.currentKey = config.apiKey;
     this.ctx = { now: hooks.now ?? (() => new Date()), random: hooks.random ?? Math.random };
     this.runner = new CommandRunner({
@@ -94,7 +102,7 @@ export class ReferenceAgent {
       ...this.runner.counts,
       ...this.counters,
       state: this.currentState,
-      activeSessions: this.runner.activeSessions,
+      activeSessions: this.activeSessions(),
       queued: this.runner.queued,
     };
   }
@@ -109,6 +117,20 @@ export class ReferenceAgent {
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
+  }
+
+  /**
+   * Dies abruptly, like a crashed process: the TCP connection is cut without a close frame
+   * (the server sees 1006), the command in progress ends without a result, timers stop and
+   * nothing reconnects. Resolves once everything ended. A killed agent cannot be restarted;
+   * build a new one (which, like a restarted process, remembers no finished commands).
+   */
+  kill(): Promise<void> {
+    this.killed = true;
+    // Before the abort: on an open socket the abort would start a clean close handshake.
+    this.ws?.terminate();
+    this.ws = null;
+    return this.stop();
   }
 
   /** Resolves when the agent is (or becomes) in `state`; rejects after `timeoutMs` or on stop. */
@@ -142,9 +164,11 @@ export class ReferenceAgent {
     let failures = 0;
     while (!this.abort.signal.aborted) {
       let upMs = 0;
+      let wasConnected = false;
       try {
         await this.register();
         const conn = await this.connect();
+        wasConnected = true;
         upMs = conn.upMs;
         if (!this.abort.signal.aborted) {
           this.log(`disconnected (code ${conn.closeCode}${conn.closeReason ? `, ${conn.closeReason}` : ""}) after ${upMs} ms`);
@@ -153,6 +177,12 @@ export class ReferenceAgent {
         if (!this.abort.signal.aborted) this.log(`connection failed: ${errorText(err)}`);
       }
       if (this.abort.signal.aborted) break;
+      if (wasConnected && !this.config.reconnect) {
+        this.log("not reconnecting (reconnect disabled): stopping");
+        // Not awaited: stop() waits for this very loop to end.
+        void this.stop();
+        break;
+      }
       if (upMs >= this.config.stableMs) failures = 0;
       failures++;
       const delay = backoffDelay(failures, this.config.backoff, this.ctx.random);
@@ -172,6 +202,7 @@ export class ReferenceAgent {
       approvalPollMs: this.config.approvalPollMs,
       signal: this.abort.signal,
       fetch: this.hooks.fetch,
+      policy: this.dialect.registration,
       onPending: (message) => {
         this.setState("awaiting_approval");
         this.log(`registration pending approval (${message}); retrying in ${this.config.approvalPollMs / 1000} s`);
@@ -220,8 +251,7 @@ export class ReferenceAgent {
         this.log(`ignored malformed message: ${message.reason}`);
         return;
       case "ignored":
-        this.counters.ignored++;
-        this.log(`ignored message of type ${JSON.stringify(message.type)}`);
+        this.onControl(message.type);
         return;
       case "command":
         this.runner.receive(message.command);
@@ -229,8 +259,31 @@ export class ReferenceAgent {
     }
   }
 
+  /** A valid non-command message: answered if the dialect answers it, else ignored. */
+  private onControl(type: string): void {
+    const reply = this.dialect.controlReply(type, this.id, this.ctx.now());
+    if (!reply) {
+      this.counters.ignored++;
+      this.log(`ignored message of type ${JSON.stringify(type)}`);
+      return;
+    }
+    this.counters.controls++;
+    const sent = this.send(reply.frame);
+    this.log(`${type} → ${reply.frame.type}${sent ? "" : " (not connected: dropped)"}`);
+    if (reply.thenStop) {
+      this.log(`${type}: stopping as asked`);
+      // The reply is already queued on the socket, ahead of the close frame stop() sends.
+      void this.stop();
+    }
+  }
+
+  /** What heartbeats report: the simulated platform's count if the dialect keeps one. */
+  private activeSessions(): number {
+    return this.dialect.activeSessions?.() ?? this.runner.activeSessions;
+  }
+
   private heartbeat(): void {
-    const active = this.runner.activeSessions;
+    const active = this.activeSessions();
     if (this.send(this.dialect.heartbeatFrame(active, this.ctx.now()))) {
       this.counters.heartbeats++;
       this.log(`heartbeat (activeSessions ${active})`);
@@ -256,7 +309,7 @@ export class ReferenceAgent {
     await this.loop;
     await this.runner.idle();
     this.setState("stopped");
-    this.log("stopped");
+    this.log(this.killed ? "killed" : "stopped");
   }
 
   private setState(state: AgentState): void {

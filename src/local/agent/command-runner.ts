@@ -5,6 +5,7 @@
  */
 import { sleep } from "./backoff";
 import type { CommandLedger } from "./command-ledger";
+import { frameFields } from "./dialect";
 import type { Command, CommandContext, Dialect, OutboundFrame } from "./dialect";
 import type { CommandDisposition } from "./options";
 
@@ -12,7 +13,7 @@ import type { CommandDisposition } from "./options";
 export interface CommandRunnerDeps {
   dialect: Dialect;
   ledger: CommandLedger;
-  /** Simulated work between ack and result. */
+  /** Simulated work between ack (if the dialect sends one) and result. */
   workMs: number;
   ctx: CommandContext;
   /** Aborting drops the queue and cuts the current work short without a result. */
@@ -30,11 +31,11 @@ export interface CommandCounts {
   received: number;
   /** Repeats of known ids (finished or still queued). */
   duplicates: number;
-  /** Commands whose processing started (ack sent or attempted). */
+  /** Commands whose processing started (ack sent or attempted, for dialects that ack). */
   started: number;
-  /** Commands that ended with `complete`. */
+  /** Commands that ended in success (k8s `complete`, docker `command_response` with success). */
   completed: number;
-  /** Commands that ended with `failed`. */
+  /** Commands that ended otherwise (`failed`, `command_error`, unsuccessful `command_response`). */
   failed: number;
 }
 
@@ -108,8 +109,11 @@ export class CommandRunner {
     const { dialect, ctx, signal, log, ledger } = this.deps;
     const label = `command ${command.commandId} ${command.action}`;
     this.counts.started++;
-    this.deps.send(dialect.ackFrame(command.commandId, ctx.now()));
-    log(`${label} → ack`);
+    const ack = dialect.ackFrame(command.commandId, ctx.now());
+    if (ack) {
+      this.deps.send(ack);
+      log(`${label} → ack`);
+    }
     await sleep(this.deps.workMs, signal);
     if (signal.aborted) {
       ledger.abandon(command.commandId);
@@ -118,30 +122,36 @@ export class CommandRunner {
 
     let frames: OutboundFrame[];
     let final: OutboundFrame;
+    let ok: boolean;
     try {
       const outcome = dialect.handleCommand(command, ctx);
       frames = outcome.frames;
       final = outcome.final;
+      ok = outcome.ok;
       this.activeSessions = Math.max(0, this.activeSessions + outcome.sessionDelta);
     } catch (err) {
       // A bug in a handler must not wedge the queue; report it as the command's failure.
       final = dialect.failedFrame(command.commandId, `agent error: ${String(err)}`, ctx.now());
       frames = [final];
+      ok = false;
     }
     for (const frame of frames) {
       const sent = this.deps.send(frame);
       log(`${label} → ${describe(frame)}${sent ? "" : " (not connected: dropped)"}`);
     }
     ledger.finish(command.commandId, final);
-    if (final.type === "complete") this.counts.completed++;
+    if (ok) this.counts.completed++;
     else this.counts.failed++;
     this.deps.onCommandDone?.(command, final);
   }
 }
 
 function describe(frame: OutboundFrame): string {
-  const p = frame.payload;
-  if (frame.type === "failed") return `failed: ${String(p["error"])}`;
-  if (frame.type === "status") return `status ${String(p["state"])}`;
+  const fields = frameFields(frame);
+  if (frame.type === "failed" || frame.type === "command_error") return `${frame.type}: ${String(fields["error"])}`;
+  if (frame.type === "status") return `status ${String(fields["state"])}`;
+  if (frame.type === "command_response") {
+    return fields["success"] === true ? `command_response ${String(fields["status"])}` : `command_response failed: ${String(fields["error"])}`;
+  }
   return frame.type;
 }

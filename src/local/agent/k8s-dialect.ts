@@ -8,10 +8,13 @@ import type {
   Command,
   CommandContext,
   CommandOutcome,
+  ControlReply,
   Dialect,
+  EnvelopeFrame,
+  FlatFrame,
   JsonObject,
-  OutboundFrame,
   RegistrationInfo,
+  RegistrationPolicy,
   ServerMessage,
 } from "./dialect";
 
@@ -69,26 +72,35 @@ export function k8sPodName(sessionId: string, random: () => number): string {
   return `${sessionId}-${suffix}`;
 }
 
+/**
+ * k8s-agent counts 202 (registered, approval pending) as a success and then polls; it also
+ * picks up an `apiKey` the server issues.
+ */
+export const K8S_REGISTRATION: RegistrationPolicy = {
+  acceptedStatuses: new Set([200, 201, 202]),
+  followsApproval: true,
+};
+
 /** Frame builders; exported for tests that assert exact shapes. */
 export const k8sFrames = {
-  heartbeat(activeSessions: number, now: Date): OutboundFrame {
+  heartbeat(activeSessions: number, now: Date): EnvelopeFrame {
     return {
       type: "heartbeat",
       timestamp: now.toISOString(),
       payload: { status: "online", activeSessions, capacity: { ...K8S_CAPACITY } },
     };
   },
-  ack(commandId: string, now: Date): OutboundFrame {
+  ack(commandId: string, now: Date): EnvelopeFrame {
     return { type: "ack", timestamp: now.toISOString(), payload: { commandId } };
   },
-  complete(commandId: string, result: JsonObject, now: Date): OutboundFrame {
+  complete(commandId: string, result: JsonObject, now: Date): EnvelopeFrame {
     return { type: "complete", timestamp: now.toISOString(), payload: { commandId, result } };
   },
-  failed(commandId: string, error: string, now: Date): OutboundFrame {
+  failed(commandId: string, error: string, now: Date): EnvelopeFrame {
     return { type: "failed", timestamp: now.toISOString(), payload: { commandId, error } };
   },
   /** No `timestamp`: the k8s agent's status message has none. */
-  status(sessionId: string, podName: string): OutboundFrame {
+  status(sessionId: string, podName: string): EnvelopeFrame {
     return {
       type: "status",
       payload: {
@@ -100,7 +112,16 @@ export const k8sFrames = {
       },
     };
   },
+  /** The answer to a server `ping`: flat, with an RFC 3339 timestamp and nothing else. */
+  pong(now: Date): FlatFrame {
+    return { type: "pong", timestamp: now.toISOString() };
+  },
 };
+
+/** k8s-agent answers `ping` and ignores every other non-command message. */
+export function k8sControlReply(type: string, _agentId: string, now: Date): ControlReply | null {
+  return type === "ping" ? { frame: k8sFrames.pong(now), thenStop: false } : null;
+}
 
 const nonEmpty = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 
@@ -108,12 +129,12 @@ type Handler = (cmd: Command, ctx: CommandContext) => CommandOutcome;
 
 function fail(cmd: Command, error: string, ctx: CommandContext): CommandOutcome {
   const final = k8sFrames.failed(cmd.commandId, error, ctx.now());
-  return { frames: [final], final, sessionDelta: 0 };
+  return { frames: [final], final, ok: false, sessionDelta: 0 };
 }
 
 function complete(cmd: Command, result: JsonObject, ctx: CommandContext, sessionDelta = 0): CommandOutcome {
   const final = k8sFrames.complete(cmd.commandId, result, ctx.now());
-  return { frames: [final], final, sessionDelta };
+  return { frames: [final], final, ok: true, sessionDelta };
 }
 
 /** Builds a handler for the actions that only need a sessionId. */
@@ -147,7 +168,7 @@ const HANDLERS = new Map<string, Handler>([
         state: "running",
       };
       const final = k8sFrames.complete(cmd.commandId, result, ctx.now());
-      return { frames: [k8sFrames.status(sessionId, podName), final], final, sessionDelta: 1 };
+      return { frames: [k8sFrames.status(sessionId, podName), final], final, ok: true, sessionDelta: 1 };
     },
   ],
   ["stop_session", sessionAction((sessionId) => ({ result: { sessionId, state: "terminated" }, delta: -1 }))],
@@ -179,6 +200,7 @@ export function handleK8sCommand(cmd: Command, ctx: CommandContext): CommandOutc
 /** The k8s-agent dialect. */
 export const k8sDialect: Dialect = {
   name: "k8s",
+  registration: K8S_REGISTRATION,
   registrationBody(info: RegistrationInfo): JsonObject {
     return {
       agentId: info.agentId,
@@ -192,5 +214,6 @@ export const k8sDialect: Dialect = {
   ackFrame: k8sFrames.ack,
   failedFrame: k8sFrames.failed,
   parseServerMessage: parseK8sServerMessage,
+  controlReply: k8sControlReply,
   handleCommand: handleK8sCommand,
 };

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DEFAULT_BACKOFF } from "./backoff";
 import { DEFAULT_LEDGER_LIMIT } from "./command-ledger";
-import type { Command, OutboundFrame } from "./dialect";
+import type { Command, Dialect, OutboundFrame } from "./dialect";
 import { DIALECT_NAMES, PLATFORMS } from "./dialect";
 
 /** Where `npm run dev` serves the control plane. */
@@ -14,6 +14,9 @@ export const DEFAULT_URL = "ws://127.0.0.1:8787";
 
 const ms = z.number().int().nonnegative();
 const positiveInt = z.number().int().positive();
+
+/** The platform each dialect's real agent registers with unless told otherwise. */
+const DEFAULT_PLATFORM = { k8s: "kubernetes", docker: "docker" } as const;
 
 /** Schema of the data part of {@link AgentOptions}. */
 export const AgentConfigSchema = z
@@ -26,9 +29,18 @@ export const AgentConfigSchema = z
       .default(DEFAULT_URL)
       .refine((u) => URL.canParse(u) && /^wss?:$/.test(new URL(u).protocol), "must be a ws:// or wss:// URL"),
     apiKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal characters"),
-    platform: z.enum(PLATFORMS).default("kubernetes"),
+    /** Defaults to the dialect's own: "kubernetes" for k8s, "docker" for docker. */
+    platform: z.enum(PLATFORMS).optional(),
     region: z.string().min(1).default("default"),
     dialect: z.enum(DIALECT_NAMES).default("k8s"),
+    /**
+     * Reconnect (with backoff) after the socket closes. The real docker-agent never does: its
+     * read loop ends on the first error and the process idles until killed. Reconnecting is a
+     * deliberate convenience for tests and demos; `false` mimics docker-agent and stops the
+     * agent once its first connection has closed. Failures before a socket opened (e.g. a
+     * refused registration) are retried either way.
+     */
+    reconnect: z.boolean().default(true),
     /** Simulated work between a command's ack and its result. */
     workMs: ms.default(500),
     heartbeatMs: positiveInt.default(30_000),
@@ -44,7 +56,8 @@ export const AgentConfigSchema = z
     /** Finished command ids remembered for deduplication. */
     dedupLimit: positiveInt.default(DEFAULT_LEDGER_LIMIT),
   })
-  .strict();
+  .strict()
+  .transform((c) => ({ ...c, platform: c.platform ?? DEFAULT_PLATFORM[c.dialect] }));
 
 /** Validated, defaulted configuration. */
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
@@ -74,6 +87,12 @@ export interface AgentHooks {
   random?: () => number;
   /** HTTP client for registration. */
   fetch?: typeof fetch;
+  /**
+   * A dialect instance to use instead of a fresh one (its name must match `dialect`). Agents
+   * given the same instance share its simulated platform, e.g. one Docker host's containers, as
+   * HA replicas of one agent share the daemon they manage.
+   */
+  sharedDialect?: Dialect;
 }
 
 /** Everything {@link ReferenceAgent} accepts. */
@@ -81,7 +100,7 @@ export type AgentOptions = AgentConfigInput & AgentHooks;
 
 /** Splits options into validated config (throws a ZodError on bad input) and hooks. */
 export function parseAgentOptions(options: AgentOptions): { config: AgentConfig; hooks: AgentHooks } {
-  const { log, onStateChange, onCommand, onCommandDone, onFrameSent, now, random, fetch, ...data } = options;
-  const hooks: AgentHooks = { log, onStateChange, onCommand, onCommandDone, onFrameSent, now, random, fetch };
+  const { log, onStateChange, onCommand, onCommandDone, onFrameSent, now, random, fetch, sharedDialect, ...data } = options;
+  const hooks: AgentHooks = { log, onStateChange, onCommand, onCommandDone, onFrameSent, now, random, fetch, sharedDialect };
   return { config: AgentConfigSchema.parse(data), hooks };
 }

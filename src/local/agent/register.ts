@@ -4,13 +4,13 @@
  */
 import { z } from "zod";
 import { sleep } from "./backoff";
-import type { JsonObject } from "./dialect";
+import type { JsonObject, RegistrationPolicy } from "./dialect";
 
 /** Header carrying the agent's API key, on register and on connect. */
 export const API_KEY_HEADER = "X-Agent-API-Key";
 
-/** Statuses the original agent treats as a successful registration. */
-const ACCEPTED_STATUSES = new Set([200, 201, 202]);
+/** What k8s-agent accepts and follows; the default when no dialect says otherwise. */
+const DEFAULT_POLICY: RegistrationPolicy = { acceptedStatuses: new Set([200, 201, 202]), followsApproval: true };
 
 /**
  * Accepts both response forms: a plain Agent (which also carries `approvalStatus` at the top
@@ -62,6 +62,8 @@ export interface RegisterParams {
   onPending?: (message: string) => void;
   /** Injectable for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Which statuses count as registered and whether approval is followed; default k8s-agent's. */
+  policy?: RegistrationPolicy;
 }
 
 /** Outcome of a successful registration. */
@@ -75,12 +77,14 @@ export interface RegisterResult {
 }
 
 /**
- * Registers, re-POSTing every `approvalPollMs` while the server says "pending". Resolves once
- * registered; rejects with {@link RegistrationError} on rejection, an unexpected status or an
- * unreadable body, and with the abort reason when `signal` fires.
+ * Registers, re-POSTing every `approvalPollMs` while the server says "pending" (when the policy
+ * follows approval). Resolves once registered; rejects with {@link RegistrationError} on
+ * rejection, a status outside the policy's or an unreadable body, and with the abort reason
+ * when `signal` fires.
  */
 export async function registerAgent(params: RegisterParams): Promise<RegisterResult> {
   const doFetch = params.fetch ?? fetch;
+  const policy = params.policy ?? DEFAULT_POLICY;
   const endpoint = `${httpBaseUrl(params.url)}/api/v1/agents/register`;
   let apiKey = params.apiKey;
   for (;;) {
@@ -92,11 +96,13 @@ export async function registerAgent(params: RegisterParams): Promise<RegisterRes
     });
     const text = await res.text();
     const decoded = decode(text);
-    if (!ACCEPTED_STATUSES.has(res.status)) {
+    if (!policy.acceptedStatuses.has(res.status)) {
       const detail = decoded?.approvalStatus === "rejected" ? "registration rejected" : snippet(text);
       throw new RegistrationError(`register failed: HTTP ${res.status}: ${detail}`, res.status);
     }
     if (!decoded) throw new RegistrationError(`register: unreadable response body: ${snippet(text)}`, res.status);
+    // docker-agent decodes the body only to log it: it keeps its key and knows no approval.
+    if (!policy.followsApproval) return { apiKey, approvalStatus: "", response: decoded };
     // A freshly issued key replaces the bootstrap key for every later request.
     if (decoded.apiKey) apiKey = decoded.apiKey;
     const approvalStatus = decoded.approvalStatus ?? "";

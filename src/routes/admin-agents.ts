@@ -1,0 +1,206 @@
+/**
+ * Admin: agents (spec §5.5). List/get/delete, approve/reject, API keys, and sending a command,
+ * which is queued `pending` when the agent is offline (the original answered 503).
+ */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { getAgentStub, requestDelivery } from "../agent/stub";
+import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
+import { commandInsert } from "../db/queries/commands";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { generateApiKey, hashApiKey } from "../lib/api-key";
+import { newCommandId } from "../lib/ids";
+import { AgentSchema, toAgentJson } from "../views/agent";
+import { CommandSchema, toCommandJson } from "../views/command";
+import { errorResponses } from "../views/error";
+import { jsonContent } from "./openapi";
+import { validationHook } from "./validation";
+
+const AgentIdParam = z.object({ agent_id: z.string().min(1).max(255) });
+const ACTIONS = ["start_session", "stop_session", "hibernate_session", "wake_session"] as const;
+
+const KeyIssued = z.object({
+  message: z.string(),
+  agentId: z.string(),
+  apiKey: z.string(),
+  warning: z.string(),
+  usage: z.object({ header: z.string(), value: z.string() }),
+  createdAt: z.string(),
+  rotated: z.boolean().optional(),
+});
+
+const SendCommandBody = z
+  .object({
+    action: z.enum(ACTIONS),
+    sessionId: z.string().max(255).optional(),
+    payload: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("SendCommandRequest");
+
+const keyRoute = (path: string, summary: string) =>
+  createRoute({
+    method: "post",
+    path,
+    summary,
+    request: { params: AgentIdParam },
+    responses: { 200: { description: "The new key, shown once", ...jsonContent(KeyIssued) }, ...errorResponses(401, 403, 404) },
+  });
+
+const routes = {
+  list: createRoute({
+    method: "get",
+    path: "/",
+    request: {
+      query: z.object({ platform: z.string().optional(), status: z.string().optional(), region: z.string().optional() }),
+    },
+    responses: {
+      200: { description: "Agents, newest first", ...jsonContent(z.object({ agents: z.array(AgentSchema), total: z.number() })) },
+      ...errorResponses(401, 403),
+    },
+  }),
+  get: createRoute({
+    method: "get",
+    path: "/{agent_id}",
+    request: { params: AgentIdParam },
+    responses: { 200: { description: "Agent", ...jsonContent(AgentSchema) }, ...errorResponses(401, 403, 404) },
+  }),
+  delete: createRoute({
+    method: "delete",
+    path: "/{agent_id}",
+    summary: "Deregister an agent: its commands are deleted, its sessions keep a NULL agent, its socket is closed",
+    request: { params: AgentIdParam },
+    responses: {
+      200: { description: "Deleted", ...jsonContent(z.object({ message: z.string(), agentId: z.string() })) },
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  approve: createRoute({
+    method: "post",
+    path: "/{agent_id}/approve",
+    summary: "Approve a pending agent; answers with its new API key, shown once",
+    request: { params: AgentIdParam },
+    responses: {
+      200: {
+        description: "Approved",
+        ...jsonContent(z.object({ message: z.string(), agentId: z.string(), apiKey: z.string(), warning: z.string() })),
+      },
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  reject: createRoute({
+    method: "post",
+    path: "/{agent_id}/reject",
+    request: { params: AgentIdParam },
+    responses: {
+      200: { description: "Rejected", ...jsonContent(z.object({ message: z.string(), agentId: z.string() })) },
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  generateKey: keyRoute("/{agent_id}/generate-key", "Issue an API key for the agent (replaces any existing key)"),
+  rotateKey: keyRoute("/{agent_id}/rotate-key", "Replace the agent's key: the old one stops working at once"),
+  command: createRoute({
+    method: "post",
+    path: "/{agent_id}/command",
+    summary: "Queue a command for the agent; delivered now if connected, else when it connects",
+    request: { params: AgentIdParam, body: { ...jsonContent(SendCommandBody), required: true } },
+    responses: { 201: { description: "Queued", ...jsonContent(CommandSchema) }, ...errorResponses(400, 401, 403, 404) },
+  }),
+};
+
+export function adminAgentRoutes() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  const mustExist = async (db: AppEnv["Variables"]["db"], agentId: string) => {
+    const row = await agentGetById(db, agentId);
+    if (!row) throw new AppError("not_found", "Agent not found", `No agent ${agentId}`, { agentId });
+    return row;
+  };
+
+  app.openapi(routes.list, async (c) => {
+    const rows = await agentList(c.var.db, c.req.valid("query"));
+    return c.json({ agents: rows.map(toAgentJson), total: rows.length }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    return c.json(toAgentJson(await mustExist(c.var.db, c.req.valid("param").agent_id)), 200);
+  });
+
+  app.openapi(routes.delete, async (c) => {
+    const { agent_id } = c.req.valid("param");
+    if (!(await agentDelete(c.var.db, agent_id))) {
+      throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
+    }
+    await getAgentStub(c.env, agent_id).disconnect("agent deleted");
+    return c.json({ message: "Agent deregistered successfully", agentId: agent_id }, 200);
+  });
+
+  app.openapi(routes.approve, async (c) => {
+    const { agent_id } = c.req.valid("param");
+    const apiKey = generateApiKey();
+    const row = await agentApprove(c.var.db, agent_id, c.var.user.userId, await hashApiKey(apiKey));
+    if (!row) {
+      throw new AppError("not_found", "Agent not found or not in pending status", `Agent ${agent_id} is not pending approval`);
+    }
+    return c.json(
+      {
+        message: "Agent approved successfully",
+        agentId: agent_id,
+        apiKey,
+        warning: "Provide this API key to the agent - it will not be shown again",
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.reject, async (c) => {
+    const { agent_id } = c.req.valid("param");
+    if (!(await agentReject(c.var.db, agent_id, c.var.user.userId))) {
+      throw new AppError("not_found", "Agent not found or not in pending status", `Agent ${agent_id} is not pending approval`);
+    }
+    return c.json({ message: "Agent rejected", agentId: agent_id }, 200);
+  });
+
+  for (const [route, rotate] of [
+    [routes.generateKey, false],
+    [routes.rotateKey, true],
+  ] as const) {
+    app.openapi(route, async (c) => {
+      const { agent_id } = c.req.valid("param");
+      const before = await mustExist(c.var.db, agent_id);
+      const apiKey = generateApiKey();
+      const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
+      const hadKey = before.apiKeyHash !== null;
+      // A socket opened with the old key must not outlive it.
+      if (hadKey) await getAgentStub(c.env, agent_id).disconnect("API key rotated");
+      return c.json(
+        {
+          message: rotate && hadKey ? "API key rotated successfully - old key is now invalid" : "API key generated successfully",
+          agentId: agent_id,
+          apiKey,
+          warning: "SAVE THIS KEY NOW - it will not be shown again",
+          usage: { header: "X-Agent-API-Key", value: apiKey },
+          createdAt: createdAt.toISOString(),
+          ...(rotate ? { rotated: hadKey } : {}),
+        },
+        200,
+      );
+    });
+  }
+
+  app.openapi(routes.command, async (c) => {
+    const { agent_id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    await mustExist(c.var.db, agent_id);
+    const row = await commandInsert(c.var.db, {
+      commandId: newCommandId(),
+      agentId: agent_id,
+      sessionId: body.sessionId ?? null,
+      action: body.action,
+      payload: body.payload ?? (body.sessionId ? { sessionId: body.sessionId } : {}),
+    });
+    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }));
+    return c.json(toCommandJson(row), 201);
+  });
+
+  return app;
+}
