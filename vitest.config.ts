@@ -28,7 +28,7 @@ export default defineConfig({
           name: "workers",
           globalSetup: ["./test/global-setup.ts"],
           setupFiles: ["./test/setup.ts"],
-          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
           // Test files share one database; each starts from empty tables (test/setup.ts).
           fileParallelism: false,
           testTimeout: 20_000,
