@@ -75,8 +75,11 @@ export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDi
     url,
     mf,
     async sweep() {
-      const res = await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`);
-      if (!res.ok) throw new Error(`scheduled handler failed: ${res.status} ${await res.text()}`);
+      // Miniflare's Fetcher type lacks scheduled(), which the runtime object has.
+      type Scheduler = { scheduled(options: { cron: string }): Promise<{ outcome: string }> };
+      const worker = (await mf.getWorker()) as unknown as Scheduler;
+      const result = await worker.scheduled({ cron: "* * * * *" });
+      if (result.outcome !== "ok") throw new Error(`scheduled handler: ${result.outcome}`);
     },
     stop: () => mf.dispose(),
   };

@@ -213,24 +213,7 @@ describe("docker-dialect agents against the Worker in workerd", () => {
        values ($1, $2, $3, 'start_session', $4, now() - interval '1 minute')`,
       [commandId, agentId, sessionId, JSON.stringify(payload)],
     );
-    await sweep();
-  }
-
-  /**
-   * stack.worker.sweep() goes through /cdn-cgi/local/scheduled, which Miniflare only serves with
-   * `unsafeTriggerHandlers`; until the runtime enables it, call the handler through the Fetcher.
-   */
-  async function sweep(): Promise<void> {
-    try {
-      await stack.worker.sweep();
-    } catch (err) {
-      if (!String(err).includes("404")) throw err;
-      // Miniflare's Fetcher type lacks scheduled(), which the runtime object has.
-      type Scheduler = { scheduled(options: { cron: string }): Promise<{ outcome: string }> };
-      const worker = (await stack.worker.mf.getWorker()) as unknown as Scheduler;
-      const result = await worker.scheduled({ cron: "* * * * *" });
-      if (result.outcome !== "ok") throw new Error(`scheduled handler: ${result.outcome}`);
-    }
+    await stack.worker.sweep();
   }
 
   async function online(agentId: string): Promise<void> {

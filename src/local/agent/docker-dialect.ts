@@ -145,7 +145,7 @@ function containerId(random: () => number): string {
 const Envelope = z.object({
   type: z.string().nullish(),
   timestamp: z.number().int().nullish(),
-  payload: z.unknown(),
+  payload: z.unknown().optional(),
 });
 
 /** `CommandMessage{CommandID, Action string; Payload map[string]interface{}}`. */

@@ -141,8 +141,10 @@ export class ReplicaSet {
       onStateChange: (state, previous) => {
         onStateChange?.(state, previous);
         // A leader that stopped on its own (docker's no-reconnect, a server `shutdown`) gives up
-        // its lease: a standby takes over, as leader election would arrange.
-        if (state === "stopped" && this.replicas[index] === agent && this.current === index && !this.transition) {
+        // its lease: a standby takes over, as leader election would arrange. Without a standby
+        // the set stays down, as a lone docker-agent does.
+        const standalone = this.size === 1;
+        if (state === "stopped" && !standalone && this.replicas[index] === agent && this.current === index && !this.transition) {
           if (!this.abort.signal.aborted) {
             this.log(index, "leader stopped on its own");
             void this.transit(() => this.promoteAfter(index));
