@@ -6,6 +6,7 @@
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase, findPostgres } from "../src/local/local-postgres";
 import { migrateDatabase } from "../src/local/migrate";
+import { findPgBouncer, startPgBouncer } from "../src/local/pgbouncer";
 import { startWsProxy } from "../src/local/ws-proxy";
 
 declare module "vitest" {
@@ -26,12 +27,16 @@ export default async function setup(project: TestProject) {
     drop = scratch.drop;
   }
   await migrateDatabase(databaseUrl);
+  // The Worker reaches a real server through PgBouncer when installed, as it reaches Neon's pooler.
+  const pgbouncerBinary = server.kind === "embedded" ? undefined : findPgBouncer();
+  const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, databaseUrl) : undefined;
   const proxy = await startWsProxy();
-  console.log(`[tests] Postgres: ${server.kind}; WebSocket proxy on 127.0.0.1:${proxy.port}`);
-  project.provide("databaseUrl", databaseUrl);
+  console.log(`[tests] Postgres: ${server.kind}${pooler ? " via PgBouncer" : ""}; WebSocket proxy on 127.0.0.1:${proxy.port}`);
+  project.provide("databaseUrl", pooler?.url ?? databaseUrl);
   project.provide("wsProxy", `127.0.0.1:${proxy.port}`);
   return async () => {
     await proxy.close();
+    await pooler?.close();
     await drop();
     await server.close();
   };

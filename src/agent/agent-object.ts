@@ -38,7 +38,20 @@ export const CLOSE_REVOKED = 4002;
 const CLOSE_TOO_BIG = 1009;
 
 /** Storage keys (DO-local SQLite, synchronous). */
-const KEY = { current: "current", agentId: "agentId", hb: "heartbeat" } as const;
+const KEY = {
+  current: "current",
+  agentId: "agentId",
+  hb: "heartbeat",
+  /** A new socket's connect work (mark online, re-queue unacked) is still to do. */
+  connectWork: "connectWork",
+  /** A drain failed (e.g. the database was unreachable): retry at this time, with this attempt. */
+  retryAt: "retryAt",
+  retryAttempt: "retryAttempt",
+} as const;
+
+/** Retry delays for failed drains: exponential from 250 ms, capped, with jitter. */
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 15_000;
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
@@ -46,9 +59,6 @@ export class AgentObject extends DurableObject<Env> {
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
   #draining: Promise<number> | null = null;
   #drainAgain = false;
-  /** Set by a new connection: the next drain first marks the agent online and re-queues what
-   * earlier sockets left unacknowledged. Done inside the drain so it never races a batch. */
-  #freshConnection = false;
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
   #frames: Promise<void> = Promise.resolve();
   /** Agent status writes (online/offline) are chained so they land in event order. */
@@ -69,11 +79,15 @@ export class AgentObject extends DurableObject<Env> {
     this.ctx.storage.kv.put(KEY.current, attachment.connId);
     this.ctx.storage.kv.put(KEY.agentId, agentId);
     this.#putHeartbeat({ seen: now, written: 0, capacity: "" });
+    // The next drain first marks the agent online and re-queues what earlier sockets left
+    // unacknowledged; done inside the drain so it never races a batch being sent.
+    this.ctx.storage.kv.put(KEY.connectWork, true);
+    this.ctx.storage.kv.delete(KEY.retryAt);
+    this.ctx.storage.kv.delete(KEY.retryAttempt);
     await this.ctx.storage.setAlarm(livenessDeadline(now));
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }
-    this.#freshConnection = true;
     // Started before returning, so an RPC deliver() arriving next joins this drain.
     this.ctx.waitUntil(this.#drain(agentId));
     return new Response(null, { status: 101, webSocket: client });
@@ -137,13 +151,36 @@ export class AgentObject extends DurableObject<Env> {
     const current = this.#current();
     const memory = this.#getHeartbeat();
     if (!current || !memory) return;
-    if (!isSilent(memory.seen, Date.now())) {
-      await this.ctx.storage.setAlarm(livenessDeadline(memory.seen));
+    const now = Date.now();
+    if (isSilent(memory.seen, now)) {
+      this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: memory.seen });
+      current.ws.close(CLOSE_SILENT, "no heartbeat");
+      await this.#onDisconnected(current.ws, current.attachment);
       return;
     }
-    this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: memory.seen });
-    current.ws.close(CLOSE_SILENT, "no heartbeat");
-    await this.#onDisconnected(current.ws, current.attachment);
+    const retryAt = this.ctx.storage.kv.get<number>(KEY.retryAt);
+    if (retryAt !== undefined && retryAt <= now) {
+      this.ctx.storage.kv.delete(KEY.retryAt);
+      await this.#drain(current.attachment.agentId); // schedules the next retry if it fails again
+    }
+    await this.#armAlarm();
+  }
+
+  /** One alarm serves two deadlines: liveness, and a pending drain retry; it is set to the sooner. */
+  async #armAlarm(): Promise<void> {
+    const memory = this.#getHeartbeat();
+    if (!memory) return;
+    const retryAt = this.ctx.storage.kv.get<number>(KEY.retryAt) ?? Number.POSITIVE_INFINITY;
+    await this.ctx.storage.setAlarm(Math.min(livenessDeadline(memory.seen), retryAt));
+  }
+
+  async #scheduleRetry(): Promise<void> {
+    const attempt = (this.ctx.storage.kv.get<number>(KEY.retryAttempt) ?? 0) + 1;
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.ctx.storage.kv.put(KEY.retryAttempt, attempt);
+    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + delay);
+    await this.#armAlarm();
   }
 
   /**
@@ -187,8 +224,7 @@ export class AgentObject extends DurableObject<Env> {
   /** Only the current socket's close marks the agent offline (checklist 25). */
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
     if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
-    this.ctx.storage.kv.delete(KEY.current);
-    this.ctx.storage.kv.delete(KEY.hb);
+    for (const key of [KEY.current, KEY.hb, KEY.connectWork, KEY.retryAt, KEY.retryAttempt]) this.ctx.storage.kv.delete(key);
     await this.ctx.storage.deleteAlarm();
     try {
       ws.close(1000, "closed");
@@ -232,7 +268,7 @@ export class AgentObject extends DurableObject<Env> {
     const db = this.#db();
     let sent = 0;
     try {
-      if (this.#freshConnection) {
+      if (this.ctx.storage.kv.get(KEY.connectWork)) {
         await this.#writeStatus(async () => {
           if (this.#current()) await agentMarkOnline(db.db, agentId);
         });
@@ -240,7 +276,7 @@ export class AgentObject extends DurableObject<Env> {
         if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
         // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
         await commandRequeueUnacked(db.db, agentId);
-        this.#freshConnection = false;
+        this.ctx.storage.kv.delete(KEY.connectWork);
       }
       for (;;) {
         if (!this.#current()) return sent;
@@ -257,10 +293,15 @@ export class AgentObject extends DurableObject<Env> {
             return sent;
           }
         }
-        if (batch.length < CLAIM_BATCH) return sent;
+        if (batch.length < CLAIM_BATCH) {
+          this.ctx.storage.kv.delete(KEY.retryAttempt);
+          return sent;
+        }
       }
     } catch (err) {
-      this.#log(agentId).error("AgentObject drain failed", { err });
+      // Nothing is lost: unsent commands are still pending in Postgres. Try again soon.
+      this.#log(agentId).error("AgentObject drain failed; will retry", { err });
+      await this.#scheduleRetry();
       return sent;
     } finally {
       this.ctx.waitUntil(db.end());

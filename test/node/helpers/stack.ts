@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 import { createScratchDatabase, findPostgres } from "../../../src/local/local-postgres";
 import { migrateDatabase } from "../../../src/local/migrate";
+import { findPgBouncer, startPgBouncer } from "../../../src/local/pgbouncer";
 import { mintToken } from "../../../src/local/token";
 import { startLocalWorker } from "../../../src/local/worker-runtime";
 import type { LocalWorker } from "../../../src/local/worker-runtime";
@@ -28,7 +29,7 @@ export type Stack = {
   stop(): Promise<void>;
 };
 
-export async function startStack(opts: { persistDir?: string } = {}): Promise<Stack> {
+export async function startStack(opts: { persistDir?: string; vars?: Record<string, string> } = {}): Promise<Stack> {
   const server = await findPostgres({ preferMachine: true });
   let url = server.url;
   let drop = async () => {};
@@ -38,8 +39,17 @@ export async function startStack(opts: { persistDir?: string } = {}): Promise<St
     drop = scratch.drop;
   }
   await migrateDatabase(url);
+  // The Worker reaches a real server through PgBouncer when installed, as it reaches Neon's pooler.
+  const pgbouncerBinary = server.kind === "embedded" ? undefined : findPgBouncer();
+  const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
   const proxy = await startWsProxy();
-  const secrets = { DATABASE_URL: url, DB_WS_PROXY: `127.0.0.1:${proxy.port}`, JWT_SECRET, AGENT_BOOTSTRAP_KEY: BOOTSTRAP_KEY };
+  const secrets = {
+    DATABASE_URL: pooler?.url ?? url,
+    DB_WS_PROXY: `127.0.0.1:${proxy.port}`,
+    JWT_SECRET,
+    AGENT_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
+    ...opts.vars,
+  };
   let worker = await startLocalWorker(secrets, opts);
   const port = new URL(worker.url).port;
   const sql = new pg.Pool({ connectionString: url, max: 4 });
@@ -80,6 +90,7 @@ export async function startStack(opts: { persistDir?: string } = {}): Promise<St
       await stack.worker.stop();
       await sql.end();
       await proxy.close();
+      await pooler?.close();
       await drop();
       await server.close();
     },
