@@ -17,6 +17,26 @@ const ConfigSchema = z.object({
   SWEEP_PENDING_GRACE_SECONDS: z.coerce.number().int().min(0).default(5),
   DB_WS_PROXY: z.string().default(""),
   RATE_LIMIT_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  ACK_LEASE_SECONDS: z.coerce.number().int().min(1).default(60),
+  RUN_LEASE_SECONDS: z.coerce.number().int().min(1).default(900),
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  COMMAND_TTL: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const ttl: Record<string, number> = {};
+      for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+        const [action, seconds] = part.split("=");
+        const n = Number(seconds);
+        if (!action || !Number.isInteger(n) || n <= 0) {
+          ctx.addIssue({ code: "custom", message: `COMMAND_TTL entries are action=seconds, got "${part}"` });
+          return z.NEVER;
+        }
+        ttl[action.trim()] = n;
+      }
+      return ttl;
+    }),
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -15,6 +15,7 @@ const STATUS = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unprocessable: 422,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
@@ -47,15 +48,26 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
  * bugs in a query. Walks the `cause` chain: drizzle wraps driver errors in DrizzleQueryError.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = sqlState(err);
+  if (code) return UNAVAILABLE_SQLSTATE.test(code);
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
-    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|timeout/i.test(e.message)) {
+    // drizzle's wrapper quotes the SQL (column names like idle_timeout): judge only driver errors.
+    if (e.message.startsWith("Failed query:")) continue;
+    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|timed? ?out/i.test(e.message)) {
       return true;
     }
   }
   // The neon driver reports a failed WebSocket as a bare ErrorEvent, not an Error.
   return typeof err === "object" && err !== null && (err as { type?: unknown }).type === "error";
+}
+
+/** The SQLSTATE of a Postgres error somewhere in the `cause` chain. */
+function sqlState(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 /** Maps any thrown value to the JSON error response. Unknown errors are logged with the request id. */
@@ -71,6 +83,10 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
       err.message,
     );
     return c.json(body(appError, requestId), err.status as ContentfulStatusCode);
+  } else if (sqlState(err)?.startsWith("22")) {
+    // Data exceptions (value too long, bad encoding…) come from input the schemas let through.
+    c.get("log")?.warn("input rejected by the database", { err });
+    appError = new AppError("bad_request", "Bad request", "A value in the request cannot be stored.");
   } else if (isDatabaseUnavailable(err)) {
     c.get("log")?.error("database unavailable", { err });
     appError = new AppError("unavailable", "Service unavailable", "The database is not reachable; retry later.");

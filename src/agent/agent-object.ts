@@ -13,6 +13,9 @@ import type { DbHandle } from "../db/client";
 import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
 import { readConfig } from "../env";
+import { isDatabaseUnavailable } from "../errors";
+import { deliveryPolicy } from "../lib/delivery-policy";
+import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
 import type { Logger } from "../lib/log";
@@ -55,7 +58,19 @@ const RETRY_MAX_MS = 15_000;
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
+/** Frames applied per outbox flush; the rest wait for the next one. */
+const OUTBOX_BATCH = 100;
+
 export class AgentObject extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Frames whose database write failed because Postgres was unreachable wait here, in
+    // arrival order, until a retry applies them: an agent's answer is never dropped.
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, agent_id TEXT NOT NULL, frame TEXT NOT NULL)",
+    );
+  }
+
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
   #draining: Promise<number> | null = null;
   #drainAgain = false;
@@ -108,12 +123,41 @@ export class AgentObject extends DurableObject<Env> {
     await this.#onDisconnected(current.ws, current.attachment);
   }
 
+  /**
+   * RPC for the sweep's backstop: true if a socket is connected, in which case the agent is
+   * written online again (its stored heartbeat had gone stale); false lets the sweep mark it offline.
+   */
+  async confirmOnline(): Promise<boolean> {
+    const current = this.#current();
+    if (!current) return false;
+    const db = this.#db();
+    try {
+      await this.#writeStatus(async () => {
+        if (this.#current()) await agentMarkOnline(db.db, current.attachment.agentId);
+      });
+      const memory = this.#getHeartbeat();
+      if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
+      return true;
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
   /** RPC: whether a socket is connected, for admin views and tests. */
   async isConnected(): Promise<boolean> {
     return this.#current() !== null;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.#onMessage(ws, message);
+    } catch (err) {
+      // An exception escaping a handler would close the agent's socket: bad input must not.
+      this.#log(readAttachment(ws)?.agentId ?? "?").error("AgentObject webSocketMessage failed", { err });
+    }
+  }
+
+  async #onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = readAttachment(ws);
     if (!attachment) return;
     const size = typeof message === "string" ? message.length : message.byteLength;
@@ -150,9 +194,8 @@ export class AgentObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const current = this.#current();
     const memory = this.#getHeartbeat();
-    if (!current || !memory) return;
     const now = Date.now();
-    if (isSilent(memory.seen, now)) {
+    if (current && memory && isSilent(memory.seen, now)) {
       this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: memory.seen });
       current.ws.close(CLOSE_SILENT, "no heartbeat");
       await this.#onDisconnected(current.ws, current.attachment);
@@ -161,17 +204,21 @@ export class AgentObject extends DurableObject<Env> {
     const retryAt = this.ctx.storage.kv.get<number>(KEY.retryAt);
     if (retryAt !== undefined && retryAt <= now) {
       this.ctx.storage.kv.delete(KEY.retryAt);
-      await this.#drain(current.attachment.agentId); // schedules the next retry if it fails again
+      // Kept frames first: they were received before anything the drain could cause.
+      const flushed = await this.#flushOutbox();
+      if (flushed && current) await this.#drain(current.attachment.agentId); // re-schedules itself on failure
+      else if (flushed) this.ctx.storage.kv.delete(KEY.retryAttempt);
     }
     await this.#armAlarm();
   }
 
-  /** One alarm serves two deadlines: liveness, and a pending drain retry; it is set to the sooner. */
+  /** One alarm serves two deadlines, liveness and a pending retry; it is set to the sooner. */
   async #armAlarm(): Promise<void> {
     const memory = this.#getHeartbeat();
-    if (!memory) return;
-    const retryAt = this.ctx.storage.kv.get<number>(KEY.retryAt) ?? Number.POSITIVE_INFINITY;
-    await this.ctx.storage.setAlarm(Math.min(livenessDeadline(memory.seen), retryAt));
+    const liveness = memory && this.#current() ? livenessDeadline(memory.seen) : Number.POSITIVE_INFINITY;
+    const next = Math.min(liveness, this.ctx.storage.kv.get<number>(KEY.retryAt) ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+    else await this.ctx.storage.deleteAlarm();
   }
 
   async #scheduleRetry(): Promise<void> {
@@ -211,21 +258,74 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   async #applyFrame(agentId: string, frame: WorkFrame): Promise<void> {
+    if (this.#outboxSize() > 0) {
+      // Earlier frames are still waiting for the database: keep the order.
+      this.#keep(agentId, frame);
+      await this.#flushOutbox();
+      return;
+    }
     const db = this.#db();
     try {
-      await applyAgentFrame(db.db, agentId, frame);
+      await applyAgentFrame(db.db, agentId, frame, this.#policy());
     } catch (err) {
-      this.#log(agentId).error("AgentObject webSocketMessage failed", { err, type: frame.type });
+      if (!isDatabaseUnavailable(err)) throw err;
+      this.#log(agentId).warn("database unavailable: frame kept for retry", { type: frame.type });
+      this.#keep(agentId, frame);
+      await this.#scheduleRetry();
     } finally {
       this.ctx.waitUntil(db.end());
     }
   }
 
+  #keep(agentId: string, frame: WorkFrame): void {
+    this.ctx.storage.sql.exec("INSERT INTO outbox (agent_id, frame) VALUES (?, ?)", agentId, JSON.stringify(frame));
+  }
+
+  #outboxSize(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+  }
+
+  /** Applies kept frames oldest first; stops (and schedules a retry) at the first that still fails. */
+  async #flushOutbox(): Promise<boolean> {
+    const rows = this.ctx.storage.sql
+      .exec<{ seq: number; agent_id: string; frame: string }>("SELECT seq, agent_id, frame FROM outbox ORDER BY seq LIMIT ?", OUTBOX_BATCH)
+      .toArray();
+    if (rows.length === 0) return true;
+    const db = this.#db();
+    try {
+      for (const row of rows) {
+        try {
+          await applyAgentFrame(db.db, row.agent_id, JSON.parse(row.frame) as WorkFrame, this.#policy());
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) {
+            await this.#scheduleRetry();
+            return false;
+          }
+          // Not an outage but a frame the database refuses: keeping it would block the rest.
+          this.#log(row.agent_id).error("AgentObject dropped a kept frame the database refuses", { err, frame: row.frame });
+        }
+        this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
+      }
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+    if (this.#outboxSize() > 0) {
+      await this.#scheduleRetry();
+      return false;
+    }
+    return true;
+  }
+
   /** Only the current socket's close marks the agent offline (checklist 25). */
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
     if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
-    for (const key of [KEY.current, KEY.hb, KEY.connectWork, KEY.retryAt, KEY.retryAttempt]) this.ctx.storage.kv.delete(key);
-    await this.ctx.storage.deleteAlarm();
+    for (const key of [KEY.current, KEY.hb, KEY.connectWork]) this.ctx.storage.kv.delete(key);
+    // A retry still pending (kept frames) keeps the alarm; liveness no longer does.
+    if (this.#outboxSize() === 0) {
+      this.ctx.storage.kv.delete(KEY.retryAt);
+      this.ctx.storage.kv.delete(KEY.retryAttempt);
+    }
+    await this.#armAlarm();
     try {
       ws.close(1000, "closed");
     } catch {
@@ -280,7 +380,7 @@ export class AgentObject extends DurableObject<Env> {
       }
       for (;;) {
         if (!this.#current()) return sent;
-        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH);
+        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH, this.#policy().ackLeaseSeconds);
         for (const [i, cmd] of batch.entries()) {
           const ws = this.#current()?.ws;
           try {
@@ -333,6 +433,10 @@ export class AgentObject extends DurableObject<Env> {
     const next = this.#statusWrites.then(write);
     this.#statusWrites = next.catch(() => {});
     return next;
+  }
+
+  #policy(): DeliveryPolicy {
+    return deliveryPolicy(readConfig(this.env));
   }
 
   #db(): DbHandle {

@@ -4,21 +4,24 @@
  */
 import type { Db } from "../db/client";
 import { commandAck, commandComplete, commandFail, commandInFlightForSession } from "../db/queries/commands";
-import { sessionApplyAgentStatus, sessionTransitionForAgent } from "../db/queries/sessions";
+import { sessionApplyAgentStatus } from "../db/queries/sessions";
+import type { DeliveryPolicy } from "../lib/delivery-policy";
+import { sessionAfterComplete, sessionAfterFailure } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
-import { SESSION_AFTER_COMPLETE, SESSION_AFTER_FAILED } from "./protocol";
-
-/** States an agent may report in `complete.result.state`; anything else falls back to the action's. */
-const RESULT_STATES = new Set(["running", "hibernated", "terminated", "failed"]);
 
 /** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
 export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }>;
 
 /** Applies one parsed frame from `agentId`. Frames naming other agents' rows change nothing. */
-export async function applyAgentFrame(db: Db, agentId: string, frame: WorkFrame): Promise<void> {
+export async function applyAgentFrame(
+  db: Db,
+  agentId: string,
+  frame: WorkFrame,
+  policy: Pick<DeliveryPolicy, "runLeaseSeconds">,
+): Promise<void> {
   switch (frame.type) {
     case "ack":
-      await commandAck(db, agentId, frame.payload.commandId);
+      await commandAck(db, agentId, frame.payload.commandId, policy.runLeaseSeconds);
       return;
     case "complete":
       await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null);
@@ -58,16 +61,10 @@ export async function applyAgentFrame(db: Db, agentId: string, frame: WorkFrame)
 
 async function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null): Promise<void> {
   const row = await commandComplete(db, agentId, commandId, result);
-  const move = row?.sessionId ? SESSION_AFTER_COMPLETE[row.action] : undefined;
-  if (row?.sessionId && move) {
-    const reported = result?.["state"];
-    const to = typeof reported === "string" && RESULT_STATES.has(reported) ? reported : move.to;
-    await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, to);
-  }
+  if (row) await sessionAfterComplete(db, row, result);
 }
 
 async function fail(db: Db, agentId: string, commandId: string, error: string): Promise<void> {
   const row = await commandFail(db, agentId, commandId, error);
-  const move = row?.sessionId ? SESSION_AFTER_FAILED[row.action] : undefined;
-  if (row?.sessionId && move) await sessionTransitionForAgent(db, agentId, row.sessionId, move.from, move.to);
+  if (row) await sessionAfterFailure(db, row);
 }

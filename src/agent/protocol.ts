@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { CommandRow } from "../db/schema";
 import { CapacitySchema } from "../lib/capacity";
+import { containsNul } from "../lib/text";
 
 /** Largest inbound frame the original accepted (gorilla SetReadLimit, spec §1.10). */
 export const MAX_FRAME_BYTES = 512 * 1024;
@@ -76,6 +77,8 @@ export type AgentFrame = z.infer<typeof AgentFrame>;
  */
 export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | null {
   const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+  // Postgres cannot store NUL in text or jsonb: such a frame could never be applied.
+  if (containsNul(text)) return null;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -96,18 +99,3 @@ export function encodeCommandFrame(cmd: Pick<CommandRow, "commandId" | "action" 
     payload: { commandId: cmd.commandId, action: cmd.action, payload: cmd.payload ?? {} },
   });
 }
-
-/** The session state a completed command leaves behind (checklist 49), by action. */
-export const SESSION_AFTER_COMPLETE: Record<string, { from: readonly string[]; to: string } | undefined> = {
-  start_session: { from: ["pending"], to: "running" },
-  stop_session: { from: ["pending", "running", "hibernating", "hibernated", "waking", "terminating"], to: "terminated" },
-  hibernate_session: { from: ["hibernating"], to: "hibernated" },
-  wake_session: { from: ["waking"], to: "running" },
-};
-
-/** Where a session goes back to when its command fails. */
-export const SESSION_AFTER_FAILED: Record<string, { from: readonly string[]; to: string } | undefined> = {
-  start_session: { from: ["pending"], to: "failed" },
-  hibernate_session: { from: ["hibernating"], to: "running" },
-  wake_session: { from: ["waking"], to: "hibernated" },
-};

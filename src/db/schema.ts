@@ -13,6 +13,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uuid,
@@ -72,7 +73,16 @@ export const agentCommands = pgTable(
     status: varchar("status", { length: 50 }).default("pending"),
     errorMessage: text("error_message"),
     result: jsonb("result"),
+    /** Deliveries so far; each claim counts one. */
     attempts: integer("attempts").notNull().default(0),
+    /** After this many deliveries without an answer the command ends `failed`. */
+    maxAttempts: integer("max_attempts").notNull().default(5),
+    /** `sent`: answer (ack) due by then; `ack`: result due by then. Past it, the sweep re-delivers. */
+    leaseExpiresAt: tz("lease_expires_at"),
+    /** Re-delivery backoff: a pending command is not claimed before this time. */
+    nextAttemptAt: tz("next_attempt_at"),
+    /** Deadline: a command still pending at this time is never sent and ends `expired`. */
+    expiresAt: tz("expires_at"),
     createdAt: tz("created_at").default(sql`now()`),
     sentAt: tz("sent_at"),
     acknowledgedAt: tz("acknowledged_at"),
@@ -83,6 +93,8 @@ export const agentCommands = pgTable(
     index("idx_agent_commands_agent_status").on(t.agentId, t.status, t.createdAt, t.seq),
     index("idx_agent_commands_session_id").on(t.sessionId),
     index("idx_agent_commands_status_created").on(t.status, t.createdAt),
+    index("idx_agent_commands_status_lease").on(t.status, t.leaseExpiresAt),
+    index("idx_agent_commands_status_expires").on(t.status, t.expiresAt),
   ],
 );
 
@@ -136,6 +148,25 @@ export const templates = pgTable("templates", {
   manifest: jsonb("manifest").notNull().default(sql`'{}'::jsonb`),
   ...createdUpdated,
 });
+
+/**
+ * Answers already given to requests that carried an `Idempotency-Key`: a repeat gets the stored
+ * answer and creates nothing. Written in the same transaction as what the request created.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    /** Who and what: `<user>:<METHOD> <route>`. */
+    scope: varchar("scope", { length: 255 }).notNull(),
+    key: varchar("key", { length: 255 }).notNull(),
+    /** SHA-256 of the request body: the same key with a different body is refused. */
+    requestHash: varchar("request_hash", { length: 64 }).notNull(),
+    statusCode: integer("status_code").notNull(),
+    response: jsonb("response").notNull(),
+    createdAt: tz("created_at").notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idx_idempotency_keys_created").on(t.createdAt)],
+);
 
 export type AgentRow = typeof agents.$inferSelect;
 export type CommandRow = typeof agentCommands.$inferSelect;

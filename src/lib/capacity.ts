@@ -5,18 +5,25 @@ import { z } from "zod";
  * Accepts any object; unknown fields (docker-agent's integer maxCpu/maxMemory) are dropped and
  * non-string cpu/memory become "", as the original's decoder did (checklist 5, 19).
  */
+const MAX_QUANTITY_LENGTH = 64;
+
 export const CapacitySchema = z
   .object({
-    maxSessions: z.number().int().nonnegative().optional(),
+    maxSessions: z.number().int().nonnegative().max(1_000_000).optional(),
     cpu: z.unknown().optional(),
     memory: z.unknown().optional(),
     storage: z.unknown().optional(),
   })
   .transform((c) => ({
     maxSessions: c.maxSessions ?? 0,
-    cpu: typeof c.cpu === "string" ? c.cpu : "",
-    memory: typeof c.memory === "string" ? c.memory : "",
-    ...(typeof c.storage === "string" ? { storage: c.storage } : {}),
+    cpu: quantity(c.cpu),
+    memory: quantity(c.memory),
+    ...(typeof c.storage === "string" ? { storage: quantity(c.storage) } : {}),
   }));
+
+/** A resource quantity like "64 cores" or "256Gi"; anything else (or absurdly long) is "". */
+function quantity(value: unknown): string {
+  return typeof value === "string" && value.length <= MAX_QUANTITY_LENGTH ? value : "";
+}
 
 export type Capacity = z.infer<typeof CapacitySchema>;

@@ -8,15 +8,22 @@ import type { AppEnv } from "../env";
 import { readConfig } from "../env";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
+import { AppError } from "../errors";
+import { containsNul } from "../lib/text";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContextMiddleware(c, next) {
-    const requestId = c.req.header("X-Request-Id")?.slice(0, 100) || newRequestId();
+    // A caller's id is echoed only when it is a plain token; anything else gets a fresh one.
+    const given = c.req.header("X-Request-Id");
+    const requestId = given && REQUEST_ID.test(given) ? given : newRequestId();
     c.set("requestId", requestId);
     c.header("X-Request-Id", requestId);
     c.set("log", createLogger({ requestId }));
     const config = readConfig(c.env);
     c.set("config", config);
+    await rejectNul(c.req.raw);
     const handle = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
     c.set("db", handle.db);
     try {
@@ -25,4 +32,18 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
       c.executionCtx.waitUntil(handle.end());
     }
   };
+}
+
+/** Refuses a path, query or body carrying NUL (see lib/text.ts) with a 400. */
+async function rejectNul(request: Request): Promise<void> {
+  let url: string;
+  try {
+    url = decodeURIComponent(request.url);
+  } catch {
+    throw new AppError("bad_request", "Bad request", "The URL is not valid percent-encoding.");
+  }
+  const body = request.body && request.method !== "GET" ? await request.clone().text() : "";
+  if (containsNul(url) || containsNul(body)) {
+    throw new AppError("bad_request", "Bad request", "The request contains a NUL character, which cannot be stored.");
+  }
 }

@@ -9,9 +9,12 @@ import { commandInsert } from "../db/queries/commands";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { generateApiKey, hashApiKey } from "../lib/api-key";
+import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
+import { idempotencyRequest, onceForKey } from "../lib/idempotency";
 import { newCommandId } from "../lib/ids";
 import { AgentSchema, toAgentJson } from "../views/agent";
 import { CommandSchema, toCommandJson } from "../views/command";
+import type { CommandJson } from "../views/command";
 import { errorResponses } from "../views/error";
 import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
@@ -190,16 +193,27 @@ export function adminAgentRoutes() {
   app.openapi(routes.command, async (c) => {
     const { agent_id } = c.req.valid("param");
     const body = c.req.valid("json");
-    await mustExist(c.var.db, agent_id);
-    const row = await commandInsert(c.var.db, {
-      commandId: newCommandId(),
-      agentId: agent_id,
-      sessionId: body.sessionId ?? null,
-      action: body.action,
-      payload: body.payload ?? (body.sessionId ? { sessionId: body.sessionId } : {}),
-    });
+    const db = c.var.db;
+    const answer = await onceForKey(
+      db,
+      await idempotencyRequest(c, `POST /api/v1/admin/agents/${agent_id}/command`),
+      () => mustExist(db, agent_id),
+      async (tx) => {
+        const policy = deliveryPolicy(c.var.config);
+        const row = await commandInsert(tx, {
+          commandId: newCommandId(),
+          agentId: agent_id,
+          sessionId: body.sessionId ?? null,
+          action: body.action,
+          payload: body.payload ?? (body.sessionId ? { sessionId: body.sessionId } : {}),
+          expiresAt: commandDeadline(policy, body.action),
+          maxAttempts: policy.maxAttempts,
+        });
+        return { statusCode: 201, response: toCommandJson(row) };
+      },
+    );
     requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }));
-    return c.json(toCommandJson(row), 201);
+    return c.json(answer.response as CommandJson, 201);
   });
 
   return app;

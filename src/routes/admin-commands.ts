@@ -1,6 +1,10 @@
 /** Admin: the command table, filtered by agent and status (newest first), and one command. */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { commandGetById, commandList } from "../db/queries/commands";
+import { requestDelivery } from "../agent/stub";
+import type { Db } from "../db/client";
+import { commandCancel, commandGetById, commandList, commandRetry } from "../db/queries/commands";
+import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
+import { sessionAfterFailure } from "../sessions/command-outcome";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { CommandSchema, COMMAND_STATUSES, toCommandJson } from "../views/command";
@@ -27,6 +31,20 @@ const routes = {
     request: { params: z.object({ commandId: z.string().min(1).max(255) }) },
     responses: { 200: { description: "Command", ...jsonContent(CommandSchema) }, ...errorResponses(401, 403, 404) },
   }),
+  cancel: createRoute({
+    method: "post",
+    path: "/commands/{commandId}/cancel",
+    summary: "Cancel a command that has not finished; an agent already running it may still finish, but its answer is ignored",
+    request: { params: z.object({ commandId: z.string().min(1).max(255) }) },
+    responses: { 200: { description: "Cancelled", ...jsonContent(CommandSchema) }, ...errorResponses(401, 403, 404, 409) },
+  }),
+  retry: createRoute({
+    method: "post",
+    path: "/commands/{commandId}/retry",
+    summary: "Queue a failed or expired command again: pending, attempts from zero, a new deadline",
+    request: { params: z.object({ commandId: z.string().min(1).max(255) }) },
+    responses: { 200: { description: "Pending again", ...jsonContent(CommandSchema) }, ...errorResponses(401, 403, 404, 409) },
+  }),
 };
 
 export function adminCommandRoutes() {
@@ -45,5 +63,32 @@ export function adminCommandRoutes() {
     return c.json(toCommandJson(row), 200);
   });
 
+  app.openapi(routes.cancel, async (c) => {
+    const { commandId } = c.req.valid("param");
+    const row = await commandCancel(c.var.db, commandId);
+    if (!row) throw await notFinishable(c.var.db, commandId, "cancelled", "it has already finished");
+    await sessionAfterFailure(c.var.db, row);
+    return c.json(toCommandJson(row), 200);
+  });
+
+  app.openapi(routes.retry, async (c) => {
+    const { commandId } = c.req.valid("param");
+    const existing = await commandGetById(c.var.db, commandId);
+    const policy = deliveryPolicy(c.var.config);
+    const row = existing && (await commandRetry(c.var.db, commandId, commandDeadline(policy, existing.action)));
+    if (!row) throw await notFinishable(c.var.db, commandId, "retried", "only failed or expired commands can be retried");
+    if (row.agentId) requestDelivery(c.env, c.executionCtx, row.agentId, (err) => c.var.log.warn("delivery request failed", { err }));
+    return c.json(toCommandJson(row), 200);
+  });
+
   return app;
+}
+
+/** 404 when the command does not exist, else 409 naming its status. */
+async function notFinishable(db: Db, commandId: string, verb: string, why: string): Promise<AppError> {
+  const row = await commandGetById(db, commandId);
+  if (!row) return new AppError("not_found", "Command not found", `No command ${commandId}`);
+  return new AppError("conflict", "Invalid command state", `Command ${commandId} is ${row.status} and cannot be ${verb}: ${why}`, {
+    status: row.status,
+  });
 }

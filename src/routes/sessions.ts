@@ -4,10 +4,13 @@ import { requestDelivery } from "../agent/stub";
 import { sessionGetById, sessionList } from "../db/queries/sessions";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { createSession } from "../sessions/create-session";
+import { deliveryPolicy } from "../lib/delivery-policy";
+import { idempotencyRequest, onceForKey } from "../lib/idempotency";
+import { planSession, writeSession } from "../sessions/create-session";
 import { requestSessionAction } from "../sessions/session-commands";
 import { errorResponses } from "../views/error";
 import { SessionSchema, toSessionJson } from "../views/session";
+import type { SessionJson } from "../views/session";
 import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
 
@@ -83,7 +86,8 @@ export function sessionRoutes() {
     if (!user.isAdmin && body.user !== user.userId) {
       throw new AppError("forbidden", "Forbidden", "You can only create sessions for yourself.");
     }
-    if (!body.template) {
+    const template = body.template;
+    if (!template) {
       throw new AppError(
         "bad_request",
         "Missing required field",
@@ -92,19 +96,22 @@ export function sessionRoutes() {
           : "Either 'applicationId' or 'template' must be provided",
       );
     }
-    const { session, command } = await createSession(c.var.db, { ...body, template: body.template }, c.var.config.PLATFORM);
-    requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }));
-    const view = toSessionJson(session);
-    return c.json(
-      {
-        ...view,
-        status: {
-          phase: "Pending",
-          message: `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`,
-        },
+    const db = c.var.db;
+    const answer = await onceForKey(
+      db,
+      await idempotencyRequest(c, "POST /api/v1/sessions"),
+      () => planSession(db, { ...body, template }, c.var.config.PLATFORM),
+      async (tx, plan) => {
+        const { session, command } = await writeSession(tx, plan, deliveryPolicy(c.var.config));
+        const view = toSessionJson(session);
+        const message = `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`;
+        return { statusCode: 202, response: { ...view, status: { phase: "Pending", message } } };
       },
-      202,
     );
+    const created = answer.response as SessionJson;
+    // On a replay too: delivering is idempotent, and the first request's delivery may have failed.
+    if (created.agentId) requestDelivery(c.env, c.executionCtx, created.agentId, (err) => c.var.log.warn("delivery request failed", { err }));
+    return c.json(created, 202);
   });
 
   app.openapi(listRoute, async (c) => {
@@ -127,7 +134,7 @@ export function sessionRoutes() {
   for (const { route, action, message } of ACTIONS) {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid("param");
-      const { command } = await requestSessionAction(c.var.db, id, action, c.var.user);
+      const { command } = await requestSessionAction(c.var.db, id, action, c.var.user, deliveryPolicy(c.var.config));
       requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }));
       return c.json({ name: id, commandId: command.commandId, message }, 202);
     });

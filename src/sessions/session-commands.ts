@@ -7,6 +7,8 @@ import { commandInsert } from "../db/queries/commands";
 import { sessionGetById, sessionTransition } from "../db/queries/sessions";
 import type { CommandRow, SessionRow } from "../db/schema";
 import { AppError } from "../errors";
+import { commandDeadline } from "../lib/delivery-policy";
+import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newCommandId } from "../lib/ids";
 
 type Action = "stop_session" | "hibernate_session" | "wake_session";
@@ -49,6 +51,7 @@ export async function requestSessionAction(
   sessionId: string,
   action: Action,
   actor: { userId: string; isAdmin: boolean },
+  policy: DeliveryPolicy,
 ): Promise<{ session: SessionRow; command: CommandRow }> {
   const session = await sessionGetById(db, sessionId);
   if (!session || (!actor.isAdmin && session.userId !== actor.userId)) {
@@ -73,6 +76,8 @@ export async function requestSessionAction(
       sessionId: session.id,
       action,
       payload: { sessionId: session.id, namespace: session.namespace ?? "streamspace" },
+      expiresAt: commandDeadline(policy, action),
+      maxAttempts: policy.maxAttempts,
     });
     return { session: { ...session, state: rule.to }, command };
   });

@@ -2,7 +2,8 @@
 import { createDb } from "../db/client";
 import { readConfig } from "../env";
 import { createLogger } from "../lib/log";
-import { DEFAULT_SWEEP_OPTIONS, runSweep } from "./sweep";
+import { deliveryPolicy } from "../lib/delivery-policy";
+import { DEFAULT_SWEEP_OPTIONS, runSweep, sweepChangedAnything } from "./sweep";
 import type { SweepResult } from "./sweep";
 
 export async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<SweepResult> {
@@ -10,11 +11,11 @@ export async function scheduled(controller: ScheduledController, env: Env, ctx: 
   const handle = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
   const log = createLogger({ component: "sweep", cron: controller.cron, scheduledTime: controller.scheduledTime });
   try {
-    const result = await runSweep(env, handle.db, {
+    const result = await runSweep(env, handle.db, deliveryPolicy(config), {
       ...DEFAULT_SWEEP_OPTIONS,
       graceSeconds: config.SWEEP_PENDING_GRACE_SECONDS,
     });
-    if (result.agents > 0) log.info("sweep", result);
+    if (sweepChangedAnything(result)) log.info("sweep", result);
     return result;
   } catch (err) {
     log.error("sweep failed", { err });

@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import type { CommandRow } from "../db/schema";
 
-export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed"] as const;
+export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed", "expired", "cancelled"] as const;
 
 export const CommandSchema = z
   .object({
@@ -16,6 +16,10 @@ export const CommandSchema = z
     errorMessage: z.string().optional(),
     result: z.unknown().optional(),
     attempts: z.number().int(),
+    maxAttempts: z.number().int(),
+    leaseExpiresAt: z.string().optional(),
+    nextAttemptAt: z.string().optional(),
+    expiresAt: z.string().optional(),
     createdAt: z.string(),
     sentAt: z.string().optional(),
     acknowledgedAt: z.string().optional(),
@@ -39,6 +43,9 @@ export function toCommandJson(row: CommandRow): CommandJson {
     acknowledgedAt: iso(row.acknowledgedAt),
     completedAt: iso(row.completedAt),
     updatedAt: iso(row.updatedAt),
+    leaseExpiresAt: iso(row.leaseExpiresAt),
+    nextAttemptAt: iso(row.nextAttemptAt),
+    expiresAt: iso(row.expiresAt),
   };
   return {
     id: row.id,
@@ -46,6 +53,7 @@ export function toCommandJson(row: CommandRow): CommandJson {
     action: row.action,
     status: row.status ?? "pending",
     attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
     createdAt: (row.createdAt ?? new Date(0)).toISOString(),
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };

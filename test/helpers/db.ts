@@ -22,7 +22,7 @@ export async function query<T extends Record<string, unknown>>(statement: SQL): 
 }
 
 export async function resetDatabase(): Promise<void> {
-  await query(sql`truncate agent_commands, sessions, agents, templates restart identity cascade`);
+  await query(sql`truncate agent_commands, sessions, agents, templates, idempotency_keys restart identity cascade`);
 }
 
 let counter = 0;

@@ -171,3 +171,34 @@ export async function agentRecordHttpHeartbeat(
     .returning();
   return row;
 }
+
+/** Agents still `online` whose stored heartbeat is older than `seconds`: the sweep's backstop list. */
+export async function agentListStaleOnline(db: Queryable, seconds: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ agentId: agents.agentId })
+    .from(agents)
+    .where(
+      and(
+        eq(agents.status, "online"),
+        sql`(${agents.lastHeartbeat} is null or ${agents.lastHeartbeat} < now() - make_interval(secs => ${seconds}))`,
+      ),
+    )
+    .limit(limit);
+  return rows.map((r) => r.agentId);
+}
+
+/** Marks the agent offline only if it is still online with a stale heartbeat (a rerun is harmless). */
+export async function agentMarkOfflineIfStale(db: Queryable, agentId: string, seconds: number): Promise<boolean> {
+  const rows = await db
+    .update(agents)
+    .set({ status: "offline", updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(agents.agentId, agentId),
+        eq(agents.status, "online"),
+        sql`(${agents.lastHeartbeat} is null or ${agents.lastHeartbeat} < now() - make_interval(secs => ${seconds}))`,
+      ),
+    )
+    .returning({ id: agents.id });
+  return rows.length > 0;
+}

@@ -1,11 +1,17 @@
 /**
  * Named queries for `agent_commands`. Every status change carries a guard in its WHERE so the
- * status only moves forward: pending → sent → ack → completed | failed (checklist item 35).
+ * status only moves forward: pending → sent → ack → completed | failed, and pending → expired,
+ * anything unfinished → cancelled (checklist item 35; README "Delivery").
  */
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { agentCommands, agents } from "../schema";
 import type { CommandRow } from "../schema";
+
+/** Statuses a command never leaves. */
+export const TERMINAL_STATUSES = ["completed", "failed", "expired", "cancelled"] as const;
+/** Statuses an agent's answer can still move forward. */
+const OPEN_STATUSES = ["pending", "sent", "ack"];
 
 export type NewCommand = {
   commandId: string;
@@ -13,6 +19,9 @@ export type NewCommand = {
   sessionId: string | null;
   action: string;
   payload: unknown;
+  /** Deadline; null = none. */
+  expiresAt?: Date | null;
+  maxAttempts?: number;
 };
 
 export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow> {
@@ -42,23 +51,42 @@ export async function commandList(
     .limit(filter.limit);
 }
 
+/** A pending command the agent may be sent now: its backoff is over and its deadline is not. */
+const claimable = and(
+  eq(agentCommands.status, "pending"),
+  or(isNull(agentCommands.nextAttemptAt), lte(agentCommands.nextAttemptAt, sql`now()`)),
+  or(isNull(agentCommands.expiresAt), sql`${agentCommands.expiresAt} > now()`),
+);
+
 /**
- * Claims up to `limit` of the agent's pending commands by marking them `sent`, oldest first,
- * and returns them in delivery order. SKIP LOCKED makes concurrent claimers take disjoint rows,
- * so no row is handed out twice.
+ * Claims up to `limit` of the agent's claimable commands by marking them `sent` with an ack
+ * lease, oldest first, and returns them in delivery order. SKIP LOCKED makes concurrent
+ * claimers take disjoint rows, so no row is handed out twice.
  */
-export async function commandClaimPending(db: Queryable, agentId: string, limit: number): Promise<CommandRow[]> {
+export async function commandClaimPending(
+  db: Queryable,
+  agentId: string,
+  limit: number,
+  ackLeaseSeconds: number,
+): Promise<CommandRow[]> {
   const oldestPending = db
     .select({ id: agentCommands.id })
     .from(agentCommands)
-    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "pending")))
+    .where(and(eq(agentCommands.agentId, agentId), claimable))
     .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
     .limit(limit)
     .for("update", { skipLocked: true });
   const claimed = db.$with("claimed").as(
     db
       .update(agentCommands)
-      .set({ status: "sent", sentAt: sql`now()`, updatedAt: sql`now()`, attempts: sql`${agentCommands.attempts} + 1` })
+      .set({
+        status: "sent",
+        sentAt: sql`now()`,
+        updatedAt: sql`now()`,
+        attempts: sql`${agentCommands.attempts} + 1`,
+        leaseExpiresAt: sql`now() + make_interval(secs => ${ackLeaseSeconds})`,
+        nextAttemptAt: null,
+      })
       .where(inArray(agentCommands.id, oldestPending))
       .returning(),
   );
@@ -71,15 +99,45 @@ export async function commandRelease(db: Queryable, commandIds: string[]): Promi
   if (commandIds.length === 0) return;
   await db
     .update(agentCommands)
-    .set({ status: "pending", sentAt: null, updatedAt: sql`now()` })
+    .set({
+      status: "pending",
+      sentAt: null,
+      leaseExpiresAt: null,
+      updatedAt: sql`now()`,
+      // It never left: this delivery does not count.
+      attempts: sql`greatest(${agentCommands.attempts} - 1, 0)`,
+    })
     .where(and(inArray(agentCommands.commandId, commandIds), eq(agentCommands.status, "sent")));
 }
 
-/** `ack` from the owning agent; a late ack never overwrites a finished command. */
-export async function commandAck(db: Queryable, agentId: string, commandId: string): Promise<boolean> {
+/**
+ * Back to `pending`: commands `sent` to this agent on an earlier socket and never acknowledged.
+ * Called when a new socket connects, so they are delivered again on it.
+ */
+export async function commandRequeueUnacked(db: Queryable, agentId: string): Promise<number> {
   const rows = await db
     .update(agentCommands)
-    .set({ status: "ack", acknowledgedAt: sql`now()`, updatedAt: sql`now()` })
+    .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
+    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")))
+    .returning({ id: agentCommands.id });
+  return rows.length;
+}
+
+/** `ack` from the owning agent: the lease becomes the (longer) run lease. Never moves back. */
+export async function commandAck(
+  db: Queryable,
+  agentId: string,
+  commandId: string,
+  runLeaseSeconds: number,
+): Promise<boolean> {
+  const rows = await db
+    .update(agentCommands)
+    .set({
+      status: "ack",
+      acknowledgedAt: sql`now()`,
+      updatedAt: sql`now()`,
+      leaseExpiresAt: sql`now() + make_interval(secs => ${runLeaseSeconds})`,
+    })
     .where(
       and(
         eq(agentCommands.commandId, commandId),
@@ -91,7 +149,7 @@ export async function commandAck(db: Queryable, agentId: string, commandId: stri
   return rows.length > 0;
 }
 
-/** `complete` from the owning agent; returns the row if this call finished it. */
+/** `complete` from the owning agent; returns the row if this call finished it (a repeat returns nothing). */
 export async function commandComplete(
   db: Queryable,
   agentId: string,
@@ -100,12 +158,19 @@ export async function commandComplete(
 ): Promise<CommandRow | undefined> {
   const [row] = await db
     .update(agentCommands)
-    .set({ status: "completed", completedAt: sql`now()`, updatedAt: sql`now()`, result: result ?? null })
+    .set({
+      status: "completed",
+      completedAt: sql`now()`,
+      updatedAt: sql`now()`,
+      result: result ?? null,
+      leaseExpiresAt: null,
+      nextAttemptAt: null,
+    })
     .where(
       and(
         eq(agentCommands.commandId, commandId),
         eq(agentCommands.agentId, agentId),
-        inArray(agentCommands.status, ["pending", "sent", "ack"]),
+        inArray(agentCommands.status, OPEN_STATUSES),
       ),
     )
     .returning();
@@ -121,53 +186,16 @@ export async function commandFail(
 ): Promise<CommandRow | undefined> {
   const [row] = await db
     .update(agentCommands)
-    .set({ status: "failed", errorMessage: error, updatedAt: sql`now()` })
+    .set({ status: "failed", errorMessage: error, updatedAt: sql`now()`, leaseExpiresAt: null, nextAttemptAt: null })
     .where(
       and(
         eq(agentCommands.commandId, commandId),
         eq(agentCommands.agentId, agentId),
-        inArray(agentCommands.status, ["pending", "sent", "ack"]),
+        inArray(agentCommands.status, OPEN_STATUSES),
       ),
     )
     .returning();
   return row;
-}
-
-/**
- * Agents that are online and have a pending command older than `graceSeconds`: the sweep's
- * work list. Younger commands are left to the API's own fast-path delivery.
- */
-export async function commandAgentsWithPending(
-  db: Queryable,
-  graceSeconds: number,
-  limit: number,
-): Promise<string[]> {
-  const rows = await db
-    .selectDistinct({ agentId: agentCommands.agentId })
-    .from(agentCommands)
-    .innerJoin(agents, eq(agents.agentId, agentCommands.agentId))
-    .where(
-      and(
-        eq(agentCommands.status, "pending"),
-        sql`${agentCommands.createdAt} <= now() - make_interval(secs => ${graceSeconds})`,
-        eq(agents.status, "online"),
-      ),
-    )
-    .limit(limit);
-  return rows.flatMap((r) => (r.agentId ? [r.agentId] : []));
-}
-
-/**
- * Back to `pending`: commands `sent` to this agent on an earlier socket and never acknowledged.
- * Called when a new socket connects, so they are delivered again on it.
- */
-export async function commandRequeueUnacked(db: Queryable, agentId: string): Promise<number> {
-  const rows = await db
-    .update(agentCommands)
-    .set({ status: "pending", updatedAt: sql`now()` })
-    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")))
-    .returning({ id: agentCommands.id });
-  return rows.length;
 }
 
 /** The oldest command of `sessionId` sent to `agentId` and not finished (docker-agent replies). */
@@ -189,4 +217,168 @@ export async function commandInFlightForSession(
     .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
     .limit(1);
   return row;
+}
+
+/** Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished. */
+export async function commandCancel(db: Queryable, commandId: string): Promise<CommandRow | undefined> {
+  const [row] = await db
+    .update(agentCommands)
+    .set({
+      status: "cancelled",
+      errorMessage: "cancelled by an administrator",
+      updatedAt: sql`now()`,
+      leaseExpiresAt: null,
+      nextAttemptAt: null,
+    })
+    .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, OPEN_STATUSES)))
+    .returning();
+  return row;
+}
+
+/** Operator retry of a failed or expired command: pending again, attempts from zero, new deadline. */
+export async function commandRetry(
+  db: Queryable,
+  commandId: string,
+  expiresAt: Date | null,
+): Promise<CommandRow | undefined> {
+  const [row] = await db
+    .update(agentCommands)
+    .set({
+      status: "pending",
+      errorMessage: null,
+      attempts: 0,
+      sentAt: null,
+      acknowledgedAt: null,
+      completedAt: null,
+      leaseExpiresAt: null,
+      nextAttemptAt: null,
+      expiresAt,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, ["failed", "expired"])))
+    .returning();
+  return row;
+}
+
+/**
+ * Agents that are online and have a claimable command that the fast path will not deliver on
+ * its own: older than `graceSeconds`, or due again after a backoff. The sweep's delivery list.
+ */
+export async function commandAgentsWithPending(db: Queryable, graceSeconds: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ agentId: agentCommands.agentId })
+    .from(agentCommands)
+    .innerJoin(agents, eq(agents.agentId, agentCommands.agentId))
+    .where(
+      and(
+        claimable,
+        or(
+          sql`${agentCommands.createdAt} <= now() - make_interval(secs => ${graceSeconds})`,
+          sql`${agentCommands.nextAttemptAt} is not null`,
+        ),
+        eq(agents.status, "online"),
+      ),
+    )
+    .limit(limit);
+  return rows.flatMap((r) => (r.agentId ? [r.agentId] : []));
+}
+
+export type LeaseOutcome = Pick<CommandRow, "commandId" | "agentId" | "sessionId" | "action" | "status" | "attempts">;
+
+/**
+ * Expired leases: the command goes back to `pending` behind an exponential backoff with jitter
+ * (5 s · 2^(attempts−1), at most 5 min), or, after `max_attempts` deliveries, ends `failed`.
+ * A `sent` command waiting behind one the agent is still running (status `ack`, lease live) is
+ * not expired: agents run commands one at a time, so its ack is legitimately late.
+ */
+export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
+  const busy = sql`exists (select 1 from ${agentCommands} other where other.agent_id = ${agentCommands.agentId}
+    and other.status = 'ack' and other.lease_expires_at > now())`;
+  const expired = db
+    .select({ id: agentCommands.id })
+    .from(agentCommands)
+    .where(
+      and(
+        inArray(agentCommands.status, ["sent", "ack"]),
+        sql`${agentCommands.leaseExpiresAt} < now()`,
+        or(eq(agentCommands.status, "ack"), sql`not ${busy}`),
+      ),
+    )
+    .orderBy(asc(agentCommands.leaseExpiresAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  const exhausted = sql`${agentCommands.attempts} >= ${agentCommands.maxAttempts}`;
+  return db
+    .update(agentCommands)
+    .set({
+      status: sql`case when ${exhausted} then 'failed' else 'pending' end`,
+      errorMessage: sql`case when ${exhausted} then 'no result after ' || ${agentCommands.attempts} ||
+        ' deliveries (last lease expired while ' || ${agentCommands.status} || ')' else ${agentCommands.errorMessage} end`,
+      nextAttemptAt: sql`case when ${exhausted} then null else now() + make_interval(secs =>
+        least(300, 5 * power(2, greatest(${agentCommands.attempts} - 1, 0))) * (0.5 + random() / 2)) end`,
+      leaseExpiresAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(agentCommands.id, expired))
+    .returning({
+      commandId: agentCommands.commandId,
+      agentId: agentCommands.agentId,
+      sessionId: agentCommands.sessionId,
+      action: agentCommands.action,
+      status: agentCommands.status,
+      attempts: agentCommands.attempts,
+    });
+}
+
+/** Pending commands past their deadline end `expired`, never sent. */
+export async function commandExpireDeadlines(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
+  const due = db
+    .select({ id: agentCommands.id })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.status, "pending"), sql`${agentCommands.expiresAt} <= now()`))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  return db
+    .update(agentCommands)
+    .set({
+      status: "expired",
+      errorMessage: "deadline passed before the command could be delivered",
+      nextAttemptAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(agentCommands.id, due))
+    .returning({
+      commandId: agentCommands.commandId,
+      agentId: agentCommands.agentId,
+      sessionId: agentCommands.sessionId,
+      action: agentCommands.action,
+      status: agentCommands.status,
+      attempts: agentCommands.attempts,
+    });
+}
+
+/** Deletes up to `limit` finished commands last changed more than `days` ago; returns how many. */
+export async function commandDeleteFinished(db: Queryable, days: number, limit: number): Promise<number> {
+  const old = db
+    .select({ id: agentCommands.id })
+    .from(agentCommands)
+    .where(
+      and(
+        inArray(agentCommands.status, [...TERMINAL_STATUSES]),
+        sql`${agentCommands.updatedAt} < now() - make_interval(days => ${days})`,
+      ),
+    )
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  const rows = await db.delete(agentCommands).where(inArray(agentCommands.id, old)).returning({ id: agentCommands.id });
+  return rows.length;
+}
+
+/** Whether the session already had a `stop_session` retried (more than one was ever created). */
+export async function commandCountForSession(db: Queryable, sessionId: string, action: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.sessionId, sessionId), eq(agentCommands.action, action)));
+  return row?.n ?? 0;
 }

@@ -80,3 +80,50 @@ export async function sessionApplyAgentStatus(
     .returning({ id: sessions.id });
   return rows.length > 0;
 }
+
+/**
+ * Reconciler (checklist 50): sessions stuck in `state` for more than `minutes` whose agent is
+ * gone (deleted, or not online) move to `to` with termination_reason 'agent_unavailable'.
+ */
+export async function sessionGiveUpOnAgent(
+  db: Queryable,
+  state: "terminating" | "pending",
+  to: "terminated" | "failed",
+  minutes: number,
+  limit: number,
+): Promise<string[]> {
+  const stuck = sql`select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
+    where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
+      and (a.agent_id is null or a.status is distinct from 'online')
+    limit ${limit} for update of s skip locked`;
+  const rows = await db
+    .update(sessions)
+    .set({
+      state: to,
+      terminationReason: "agent_unavailable",
+      updatedAt: sql`now()`,
+      ...(to === "terminated" ? { terminatedAt: sql`now()` } : {}),
+    })
+    .where(sql`${sessions.id} in (${stuck})`)
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/** Sessions stuck `terminating` for more than `minutes` whose agent is online: stop candidates. */
+export async function sessionListStuckTerminating(
+  db: Queryable,
+  minutes: number,
+  limit: number,
+): Promise<Array<{ id: string; agentId: string }>> {
+  const rows = await db.execute<{ id: string; agent_id: string }>(sql`
+    select s.id, s.agent_id from ${sessions} s join agents a on a.agent_id = s.agent_id
+    where s.state = 'terminating' and s.updated_at < now() - make_interval(mins => ${minutes}) and a.status = 'online'
+    order by s.updated_at limit ${limit}`);
+  return rows.rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
+}
+
+/** Locks the session row for the rest of the transaction; false if it is gone or locked elsewhere. */
+export async function sessionLock(db: Queryable, id: string, state: string): Promise<boolean> {
+  const rows = await db.execute(sql`select 1 from ${sessions} where id = ${id} and state = ${state} for update skip locked`);
+  return rows.rows.length > 0;
+}
