@@ -24,7 +24,8 @@ export async function idempotencyRequest(c: Context<AppEnv>, route: string): Pro
   if (key.length === 0 || key.length > 255) {
     throw new AppError("bad_request", "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
   }
-  const body = await c.req.raw.clone().text();
+  // The route's validator has read the body already; Hono hands back its cached copy.
+  const body = await c.req.text();
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${route}\n${body}`));
   const requestHash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   return { scope: `${c.var.user.userId}:${route}`, key, requestHash };

@@ -139,7 +139,10 @@ export async function runSweep(env: Env, db: Db, policy: DeliveryPolicy, options
   // 4. Session reconciler (checklist 50).
   await step(async () => {
     for (const s of await sessionListStuckTerminating(db, options.stuckMinutes, options.batch)) {
-      if (await retryStuckStop(db, s, policy)) r.stopsRetried++;
+      if (await retryStuckStop(db, s, policy)) {
+        r.stopsRetried++;
+        await requestDeliveryNow(env, s.agentId).catch(countError); // the fast path, as the API would
+      }
     }
     r.sessionsTerminated += (await sessionGiveUpOnAgent(db, "terminating", "terminated", options.forceMinutes, options.batch)).length;
     r.sessionsFailed += (await sessionGiveUpOnAgent(db, "pending", "failed", options.forceMinutes, options.batch)).length;

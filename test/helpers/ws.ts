@@ -45,11 +45,16 @@ export async function connectAgent(agentId: string, apiKey: string): Promise<Age
       const queued = frames.shift();
       if (queued !== undefined) return Promise.resolve(JSON.parse(queued));
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no frame for ${agentId} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push((data) => {
+        const waiter = (data: string) => {
           clearTimeout(timer);
           resolve(JSON.parse(data));
-        });
+        };
+        const timer = setTimeout(() => {
+          // A waiter that gave up must not swallow the next frame.
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no frame for ${agentId} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
       });
     },
     send(frame) {

@@ -194,6 +194,7 @@ describe(`fuzz seed ${SEED}`, () => {
       if (problem) failures.push(`fuzz seed ${SEED}, HTTP case #${i}: ${problem}\n${describeRequest(c)}`);
     }
     console.log(`fuzz seed ${SEED}: ${HTTP_CASES} HTTP cases, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    expect(socket.ws.readyState, "the selectable agent's socket survived the deliveries").toBe(WebSocket.OPEN);
     socket.close();
     expect(failures.length, `${failures.length} bad answers; the first ones:\n\n${failures.slice(0, 5).join("\n\n")}`).toBe(0);
     expect(statuses.get(202) ?? 0, "some valid session creates went through").toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import { mintToken } from "../../../src/local/token";
 import { startLocalWorker } from "../../../src/local/worker-runtime";
 import type { LocalWorker } from "../../../src/local/worker-runtime";
 import { startWsProxy } from "../../../src/local/ws-proxy";
+import type { WsProxy } from "../../../src/local/ws-proxy";
 
 export const JWT_SECRET = "node-test-jwt-secret-0123456789";
 export const BOOTSTRAP_KEY = "d".repeat(64);
@@ -26,6 +27,14 @@ export type Stack = {
   /** An approved agent row with its own key. */
   makeAgent(agentId: string, platform?: string): Promise<string>;
   restartWorker(): Promise<void>;
+  /**
+   * Cuts the Worker (API and Durable Objects) off from Postgres: the WebSocket→TCP proxy the
+   * Neon driver goes through is closed and its open connections cut, so every Worker query fails
+   * as if the database were unreachable. The test's own `sql` pool connects directly and keeps
+   * working. `dbUp()` listens on the same port again.
+   */
+  dbDown(): Promise<void>;
+  dbUp(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -42,10 +51,11 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   // The Worker reaches a real server through PgBouncer when installed, as it reaches Neon's pooler.
   const pgbouncerBinary = server.kind === "embedded" ? undefined : findPgBouncer();
   const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
-  const proxy = await startWsProxy();
+  let proxy: WsProxy | null = await startWsProxy();
+  const proxyPort = proxy.port;
   const secrets = {
     DATABASE_URL: pooler?.url ?? url,
-    DB_WS_PROXY: `127.0.0.1:${proxy.port}`,
+    DB_WS_PROXY: `127.0.0.1:${proxyPort}`,
     JWT_SECRET,
     AGENT_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
     ...opts.vars,
@@ -86,10 +96,18 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
       worker = await startLocalWorker(secrets, { ...opts, port: Number(port) });
       stack.worker = worker;
     },
+    async dbDown() {
+      const up = proxy;
+      proxy = null;
+      await up?.close();
+    },
+    async dbUp() {
+      proxy ??= await startWsProxy(proxyPort);
+    },
     async stop() {
       await stack.worker.stop();
       await sql.end();
-      await proxy.close();
+      await proxy?.close();
       await pooler?.close();
       await drop();
       await server.close();

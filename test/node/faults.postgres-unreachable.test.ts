@@ -1,0 +1,196 @@
+/**
+ * Fault: the Worker loses Postgres. The stack closes the WebSocket→TCP proxy the Neon driver
+ * goes through (`stack.dbDown()`), so every query from the API and from the Durable Objects
+ * fails as an unreachable database does, while this test's own `pg` pool, connected directly,
+ * keeps reading the truth. Then `stack.dbUp()` brings the proxy back on the same port.
+ *
+ * The Worker's log lines are captured as evidence that a frame or heartbeat really reached the
+ * Durable Object while the database was away (not merely after it came back).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ReferenceAgent } from "../../src/local/agent/agent";
+import { frames, openRawAgent } from "./helpers/raw-agent";
+import type { RawAgent } from "./helpers/raw-agent";
+import { eventually, startStack } from "./helpers/stack";
+import type { Stack } from "./helpers/stack";
+import { captureWorkerLogs } from "./helpers/worker-logs";
+import type { WorkerLogCapture } from "./helpers/worker-logs";
+
+const FAST = { workMs: 20, heartbeatMs: 1000, approvalPollMs: 200, backoff: { minMs: 50, maxMs: 200 } };
+/** The DO's retries back off from 250 ms to 15 s: one full cap plus slack. */
+const RETRY_WINDOW_MS = 30_000;
+
+describe("the Worker cut off from Postgres", () => {
+  let stack: Stack;
+  let logs: WorkerLogCapture;
+  const agents: ReferenceAgent[] = [];
+  const sockets: RawAgent[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack();
+    logs = captureWorkerLogs();
+    await stack.sql.query(`insert into templates (name, manifest) values ('firefox-browser', '{"spec":{"baseImage":"firefox"}}')`);
+  }, 120_000);
+  afterEach(async () => {
+    await stack.dbUp(); // a failed test must not leave the next one without a database
+  });
+  afterAll(async () => {
+    logs?.stop();
+    await Promise.all([...agents.map((a) => a.stop()), ...sockets.map((s) => s.close())]);
+    await stack?.stop();
+  });
+
+  async function status(commandId: string) {
+    const { rows } = await stack.sql.query(`select * from agent_commands where command_id = $1`, [commandId]);
+    return rows[0];
+  }
+
+  /** Inserts a command old enough for the sweep and runs the sweep, which sends it. */
+  async function sendCommand(raw: RawAgent, agentId: string, commandId: string) {
+    await stack.sql.query(
+      `insert into agent_commands (command_id, agent_id, action, payload, created_at)
+       values ($1, $2, 'stop_session', $3, now() - interval '1 minute')`,
+      [commandId, agentId, JSON.stringify({ sessionId: `s-${commandId}` })],
+    );
+    await stack.worker.sweep();
+    await eventually(`${commandId} received`, async () =>
+      raw.received.some((m) => m.type === "command" && m.payload?.commandId === commandId) ? true : undefined,
+    );
+    expect((await status(commandId)).status).toBe("sent");
+  }
+
+  async function connectRaw(agentId: string): Promise<RawAgent> {
+    const key = await stack.makeAgent(agentId);
+    const raw = await openRawAgent(stack.wsUrl, agentId, key);
+    sockets.push(raw);
+    await eventually(`${agentId} online`, async () => {
+      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
+      return rows[0]?.status === "online" ? true : undefined;
+    });
+    return raw;
+  }
+
+  it("answers a session create with 503 'unavailable' and writes nothing; the same create works once it is back", async () => {
+    const apiKey = await stack.makeAgent("pg-create");
+    const agent = new ReferenceAgent({ agentId: "pg-create", apiKey, url: stack.wsUrl, ...FAST });
+    agents.push(agent);
+    agent.start();
+    await agent.waitForState("connected");
+    await eventually("pg-create online", async () => {
+      const { rows } = await stack.sql.query(`select status from agents where agent_id = 'pg-create'`);
+      return rows[0]?.status === "online" ? true : undefined;
+    });
+    const token = await stack.token("erin");
+    const body = { user: "erin", template: "firefox-browser" };
+
+    await stack.dbDown();
+    const refused = await stack.api("POST", "/api/v1/sessions", { token, body });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: "unavailable", error: "Service unavailable", requestId: expect.any(String) });
+    await stack.dbUp();
+
+    const count = async () => {
+      const { rows } = await stack.sql.query(
+        `select (select count(*)::int from sessions) as sessions, (select count(*)::int from agent_commands) as commands`,
+      );
+      return rows[0] as { sessions: number; commands: number };
+    };
+    expect(await count()).toEqual({ sessions: 0, commands: 0 });
+
+    const created = await stack.api("POST", "/api/v1/sessions", { token, body });
+    expect(created.status).toBe(202);
+    expect(await count()).toEqual({ sessions: 1, commands: 1 });
+    await eventually("the start completed", async () => {
+      const { rows } = await stack.sql.query(`select status from agent_commands where session_id = $1`, [created.body.name]);
+      return rows[0]?.status === "completed" ? true : undefined;
+    });
+  });
+
+  it("keeps an ack and a complete that arrive while it is down, and applies them in order once it is back", async () => {
+    const raw = await connectRaw("pg-frames");
+    await sendCommand(raw, "pg-frames", "cmd-pg-frames");
+
+    await stack.dbDown();
+    raw.send(frames.ack("cmd-pg-frames"));
+    raw.send(frames.complete("cmd-pg-frames", { sessionId: "s-cmd-pg-frames", state: "terminated", marker: "kept" }));
+    // Evidence that the DO got the frames while the database was away: the first one is logged
+    // as kept; the complete behind it joins the same outbox without a log line of its own.
+    await eventually("the ack kept for retry", async () =>
+      logs.find((l) => l.msg === "database unavailable: frame kept for retry" && l["agentId"] === "pg-frames" && l["type"] === "ack")
+        ? true
+        : undefined,
+    );
+    expect((await status("cmd-pg-frames")).status).toBe("sent"); // nothing reached Postgres
+    expect(raw.closed).toBeNull(); // the outage did not cost the agent its socket
+    const downSince = Date.now();
+    // Stay down long enough for the complete to arrive and a few alarm retries to fail.
+    await eventually("1.5 s of outage", async () => (Date.now() - downSince >= 1500 ? true : undefined));
+    expect((await status("cmd-pg-frames")).status).toBe("sent");
+
+    await stack.dbUp();
+    // The raw agent sends nothing more: only the DO's alarm-driven retry can apply the frames.
+    const row = await eventually(
+      "completed after the database came back",
+      async () => {
+        const r = await status("cmd-pg-frames");
+        return r.status === "completed" ? r : undefined;
+      },
+      RETRY_WINDOW_MS,
+    );
+    expect(row.result).toEqual({ sessionId: "s-cmd-pg-frames", state: "terminated", marker: "kept" });
+    expect(row.acknowledged_at).not.toBeNull(); // the ack was applied too, and first
+    expect(new Date(row.acknowledged_at).getTime()).toBeLessThanOrEqual(new Date(row.completed_at).getTime());
+    expect(raw.closed).toBeNull();
+  }, 60_000);
+
+  it("keeps a complete that arrived while it was down even after the agent hung up", async () => {
+    const raw = await connectRaw("pg-hangup");
+    await sendCommand(raw, "pg-hangup", "cmd-pg-hangup");
+
+    await stack.dbDown();
+    raw.send(frames.ack("cmd-pg-hangup"));
+    raw.send(frames.complete("cmd-pg-hangup", { sessionId: "s-cmd-pg-hangup", state: "terminated" }));
+    await eventually("the frames kept for retry", async () =>
+      logs.find((l) => l.msg === "database unavailable: frame kept for retry" && l["agentId"] === "pg-hangup") ? true : undefined,
+    );
+    await raw.close();
+    expect((await status("cmd-pg-hangup")).status).toBe("sent");
+    await stack.dbUp();
+
+    const row = await eventually(
+      "completed with no agent connected",
+      async () => {
+        const r = await status("cmd-pg-hangup");
+        return r.status === "completed" ? r : undefined;
+      },
+      RETRY_WINDOW_MS,
+    );
+    expect(row.result).toEqual({ sessionId: "s-cmd-pg-hangup", state: "terminated" });
+  }, 60_000);
+
+  it("takes heartbeats that need a write while it is down without closing the socket, then delivers on it", async () => {
+    const raw = await connectRaw("pg-heartbeat");
+    await stack.dbDown();
+    // A new capacity forces a Postgres write on every one of these heartbeats.
+    for (let i = 1; i <= 3; i++) raw.send(frames.heartbeat({ maxSessions: i, cpu: "4", memory: "8Gi" }));
+    await eventually("a heartbeat write failed inside the DO", async () =>
+      logs.find((l) => l.msg === "AgentObject heartbeat write failed" && l["agentId"] === "pg-heartbeat") ? true : undefined,
+    );
+    // A protocol ping round trip: the socket is alive after the failed writes.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no pong within 5 s")), 5000);
+      raw.ws.once("pong", () => (clearTimeout(timer), resolve()));
+      raw.ws.ping();
+    });
+    expect(raw.closed).toBeNull();
+    await stack.dbUp();
+
+    raw.send(frames.heartbeat({ maxSessions: 7, cpu: "4", memory: "8Gi" }));
+    await eventually("the capacity written once it is back", async () => {
+      const { rows } = await stack.sql.query(`select capacity from agents where agent_id = 'pg-heartbeat'`);
+      return rows[0]?.capacity?.maxSessions === 7 ? true : undefined;
+    });
+    await sendCommand(raw, "pg-heartbeat", "cmd-pg-heartbeat"); // same socket, still delivering
+    expect(raw.closed).toBeNull();
+  }, 60_000);
+});
