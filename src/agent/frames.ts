@@ -51,7 +51,8 @@ export async function applyAgentFrame(
       await sessionApplyAgentStatus(db, agentId, {
         sessionId: p.sessionId,
         state: p.state,
-        podName: p.platformMetadata?.podName ?? "",
+        // pod_name is varchar(255): a longer name is cut rather than losing the state change.
+        podName: (p.platformMetadata?.podName ?? "").slice(0, 255),
         url: vncReady ? `/api/v1/sessions/${p.sessionId}/vnc` : "",
       });
       return;
