@@ -23,6 +23,7 @@ import { applyAgentFrame } from "./frames";
 import type { WorkFrame } from "./frames";
 import { heartbeatNeedsWrite, isSilent, livenessDeadline } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
+import { FrameOutbox } from "./outbox";
 import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
 
 /** Per-socket state kept with the socket across hibernation. */
@@ -62,13 +63,12 @@ export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "a
 const OUTBOX_BATCH = 100;
 
 export class AgentObject extends DurableObject<Env> {
+  /** Frames kept while Postgres was unreachable (see outbox.ts). */
+  readonly #outbox: FrameOutbox;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Frames whose database write failed because Postgres was unreachable wait here, in
-    // arrival order, until a retry applies them: an agent's answer is never dropped.
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, agent_id TEXT NOT NULL, frame TEXT NOT NULL)",
-    );
+    this.#outbox = new FrameOutbox(ctx.storage.sql);
   }
 
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
@@ -258,9 +258,9 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   async #applyFrame(agentId: string, frame: WorkFrame): Promise<void> {
-    if (this.#outboxSize() > 0) {
+    if (this.#outbox.size() > 0) {
       // Earlier frames are still waiting for the database: keep the order.
-      this.#keep(agentId, frame);
+      this.#outbox.keep(agentId, frame);
       await this.#flushOutbox();
       return;
     }
@@ -270,46 +270,36 @@ export class AgentObject extends DurableObject<Env> {
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       this.#log(agentId).warn("database unavailable: frame kept for retry", { type: frame.type });
-      this.#keep(agentId, frame);
+      this.#outbox.keep(agentId, frame);
       await this.#scheduleRetry();
     } finally {
       this.ctx.waitUntil(db.end());
     }
   }
 
-  #keep(agentId: string, frame: WorkFrame): void {
-    this.ctx.storage.sql.exec("INSERT INTO outbox (agent_id, frame) VALUES (?, ?)", agentId, JSON.stringify(frame));
-  }
-
-  #outboxSize(): number {
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
-  }
-
   /** Applies kept frames oldest first; stops (and schedules a retry) at the first that still fails. */
   async #flushOutbox(): Promise<boolean> {
-    const rows = this.ctx.storage.sql
-      .exec<{ seq: number; agent_id: string; frame: string }>("SELECT seq, agent_id, frame FROM outbox ORDER BY seq LIMIT ?", OUTBOX_BATCH)
-      .toArray();
+    const rows = this.#outbox.oldest(OUTBOX_BATCH);
     if (rows.length === 0) return true;
     const db = this.#db();
     try {
       for (const row of rows) {
         try {
-          await applyAgentFrame(db.db, row.agent_id, JSON.parse(row.frame) as WorkFrame, this.#policy());
+          await applyAgentFrame(db.db, row.agentId, row.frame, this.#policy());
         } catch (err) {
           if (isDatabaseUnavailable(err)) {
             await this.#scheduleRetry();
             return false;
           }
           // Not an outage but a frame the database refuses: keeping it would block the rest.
-          this.#log(row.agent_id).error("AgentObject dropped a kept frame the database refuses", { err, frame: row.frame });
+          this.#log(row.agentId).error("AgentObject dropped a kept frame the database refuses", { err, type: row.frame.type });
         }
-        this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
+        this.#outbox.remove(row.seq);
       }
     } finally {
       this.ctx.waitUntil(db.end());
     }
-    if (this.#outboxSize() > 0) {
+    if (this.#outbox.size() > 0) {
       await this.#scheduleRetry();
       return false;
     }
@@ -321,7 +311,7 @@ export class AgentObject extends DurableObject<Env> {
     if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
     for (const key of [KEY.current, KEY.hb, KEY.connectWork]) this.ctx.storage.kv.delete(key);
     // A retry still pending (kept frames) keeps the alarm; liveness no longer does.
-    if (this.#outboxSize() === 0) {
+    if (this.#outbox.size() === 0) {
       this.ctx.storage.kv.delete(KEY.retryAt);
       this.ctx.storage.kv.delete(KEY.retryAttempt);
     }
