@@ -21,7 +21,7 @@ import { createLogger } from "../lib/log";
 import type { Logger } from "../lib/log";
 import { applyAgentFrame } from "./frames";
 import type { WorkFrame } from "./frames";
-import { heartbeatNeedsWrite, isSilent, livenessDeadline } from "./liveness";
+import { heartbeatNeedsWrite, isSilent, livenessDeadline, readHeartbeatMemory, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
 import { FrameOutbox } from "./outbox";
 import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
@@ -53,9 +53,6 @@ const KEY = {
   retryAttempt: "retryAttempt",
 } as const;
 
-/** Retry delays for failed drains: exponential from 250 ms, capped, with jitter. */
-const RETRY_BASE_MS = 250;
-const RETRY_MAX_MS = 15_000;
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
@@ -223,10 +220,8 @@ export class AgentObject extends DurableObject<Env> {
 
   async #scheduleRetry(): Promise<void> {
     const attempt = (this.ctx.storage.kv.get<number>(KEY.retryAttempt) ?? 0) + 1;
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.ctx.storage.kv.put(KEY.retryAttempt, attempt);
-    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + delay);
+    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + retryDelayMs(attempt));
     await this.#armAlarm();
   }
 
@@ -409,10 +404,7 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   #getHeartbeat(): HeartbeatMemory | null {
-    const value: unknown = this.ctx.storage.kv.get(KEY.hb);
-    if (typeof value !== "object" || value === null) return null;
-    const m = value as HeartbeatMemory;
-    return typeof m.seen === "number" && typeof m.written === "number" && typeof m.capacity === "string" ? m : null;
+    return readHeartbeatMemory(this.ctx.storage.kv, KEY.hb);
   }
 
   #putHeartbeat(memory: HeartbeatMemory): void {

@@ -37,3 +37,17 @@ export function livenessDeadline(seen: number): number {
 export function isSilent(seen: number, now: number): boolean {
   return now - seen >= HEARTBEAT_TIMEOUT_MS;
 }
+
+/** Reads the heartbeat memory from DO storage; null when absent or malformed (never throws). */
+export function readHeartbeatMemory(kv: SyncKvStorage, key: string): HeartbeatMemory | null {
+  const value: unknown = kv.get(key);
+  if (typeof value !== "object" || value === null) return null;
+  const m = value as HeartbeatMemory;
+  return typeof m.seen === "number" && typeof m.written === "number" && typeof m.capacity === "string" ? m : null;
+}
+
+/** Retry delays for failed drains and kept frames: exponential from 250 ms, capped at 15 s, jittered. */
+export function retryDelayMs(attempt: number, random = Math.random): number {
+  const ceiling = Math.min(15_000, 250 * 2 ** attempt);
+  return ceiling / 2 + random() * (ceiling / 2);
+}

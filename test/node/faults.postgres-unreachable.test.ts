@@ -1,8 +1,11 @@
 /**
  * Fault: the Worker loses Postgres. The stack closes the WebSocket→TCP proxy the Neon driver
- * goes through (`stack.dbDown()`), so every query from the API and from the Durable Objects
- * fails as an unreachable database does, while this test's own `pg` pool, connected directly,
- * keeps reading the truth. Then `stack.dbUp()` brings the proxy back on the same port.
+ * goes through (`stack.dbDown(mode)`), so every query from the API and from the Durable Objects
+ * fails, while this test's own `pg` pool, connected directly, keeps reading the truth. Then
+ * `stack.dbUp()` brings the proxy back on the same port. Two outages, each through every case:
+ * "unreachable" (nothing listens: the driver's WebSocket never opens, as when Neon's endpoint
+ * cannot be reached) and "refusing" (the WebSocket opens and is closed at once, as by a proxy
+ * whose database is down).
  *
  * The Worker's log lines are captured as evidence that a frame or heartbeat really reached the
  * Durable Object while the database was away (not merely after it came back).
@@ -12,13 +15,15 @@ import { ReferenceAgent } from "../../src/local/agent/agent";
 import { frames, openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
 import { eventually, startStack } from "./helpers/stack";
-import type { Stack } from "./helpers/stack";
+import type { DbOutage, Stack } from "./helpers/stack";
 import { captureWorkerLogs } from "./helpers/worker-logs";
 import type { WorkerLogCapture } from "./helpers/worker-logs";
 
 const FAST = { workMs: 20, heartbeatMs: 1000, approvalPollMs: 200, backoff: { minMs: 50, maxMs: 200 } };
 /** The DO's retries back off from 250 ms to 15 s: one full cap plus slack. */
 const RETRY_WINDOW_MS = 30_000;
+
+const OUTAGES: DbOutage[] = ["unreachable", "refusing"];
 
 describe("the Worker cut off from Postgres", () => {
   let stack: Stack;
@@ -33,10 +38,11 @@ describe("the Worker cut off from Postgres", () => {
   }, 120_000);
   afterEach(async () => {
     await stack.dbUp(); // a failed test must not leave the next one without a database
+    // Only the next test's agents may be online: session creates pick any online agent.
+    await Promise.all([...agents.splice(0).map((a) => a.stop()), ...sockets.splice(0).map((s) => s.close())]);
   });
   afterAll(async () => {
     logs?.stop();
-    await Promise.all([...agents.map((a) => a.stop()), ...sockets.map((s) => s.close())]);
     await stack?.stop();
   });
 
@@ -70,127 +76,150 @@ describe("the Worker cut off from Postgres", () => {
     return raw;
   }
 
-  it("answers a session create with 503 'unavailable' and writes nothing; the same create works once it is back", async () => {
-    const apiKey = await stack.makeAgent("pg-create");
-    const agent = new ReferenceAgent({ agentId: "pg-create", apiKey, url: stack.wsUrl, ...FAST });
-    agents.push(agent);
-    agent.start();
-    await agent.waitForState("connected");
-    await eventually("pg-create online", async () => {
-      const { rows } = await stack.sql.query(`select status from agents where agent_id = 'pg-create'`);
-      return rows[0]?.status === "online" ? true : undefined;
+  /** The frame the DO kept for a retry, or a failure naming the frame it dropped instead. */
+  async function keptNotDropped(agentId: string, type: string) {
+    const seen = await eventually(`${type} from ${agentId} kept for retry`, async () =>
+      logs.find(
+        (l) =>
+          l["agentId"] === agentId &&
+          (l.msg === "database unavailable: frame kept for retry" || l.msg === "AgentObject webSocketMessage failed"),
+      ),
+    );
+    // "webSocketMessage failed" means the frame was thrown away, not kept: the agent's answer is lost.
+    expect(seen, `the DO dropped the ${type} frame instead of keeping it: ${JSON.stringify(seen)}`).toMatchObject({
+      msg: "database unavailable: frame kept for retry",
+      type,
     });
-    const token = await stack.token("erin");
-    const body = { user: "erin", template: "firefox-browser" };
+  }
 
-    await stack.dbDown();
-    const refused = await stack.api("POST", "/api/v1/sessions", { token, body });
-    expect(refused.status).toBe(503);
-    expect(refused.body).toMatchObject({ code: "unavailable", error: "Service unavailable", requestId: expect.any(String) });
-    await stack.dbUp();
+  describe.each(OUTAGES)("when the database is %s", (outage) => {
+    const id = (name: string) => `pg-${outage}-${name}`;
 
-    const count = async () => {
-      const { rows } = await stack.sql.query(
-        `select (select count(*)::int from sessions) as sessions, (select count(*)::int from agent_commands) as commands`,
+    it("answers a session create with 503 'unavailable' and writes nothing; the same create works once it is back", async () => {
+      const agentId = id("create");
+      const apiKey = await stack.makeAgent(agentId);
+      const agent = new ReferenceAgent({ agentId, apiKey, url: stack.wsUrl, ...FAST });
+      agents.push(agent);
+      agent.start();
+      await agent.waitForState("connected");
+      await eventually(`${agentId} online`, async () => {
+        const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
+        return rows[0]?.status === "online" ? true : undefined;
+      });
+      const user = `erin-${outage}`;
+      const token = await stack.token(user);
+      const body = { user, template: "firefox-browser" };
+      const written = async () => {
+        const { rows } = await stack.sql.query(
+          `select (select count(*)::int from sessions where user_id = $1) as sessions,
+                  (select count(*)::int from agent_commands where payload->>'user' = $1) as commands`,
+          [user],
+        );
+        return rows[0] as { sessions: number; commands: number };
+      };
+
+      await stack.dbDown(outage);
+      const refused = await stack.api("POST", "/api/v1/sessions", { token, body });
+      await stack.dbUp();
+      expect(refused.status, JSON.stringify(refused.body)).toBe(503);
+      expect(refused.body).toMatchObject({ code: "unavailable", error: "Service unavailable", requestId: expect.any(String) });
+      expect(await written()).toEqual({ sessions: 0, commands: 0 });
+
+      const created = await stack.api("POST", "/api/v1/sessions", { token, body });
+      expect(created.status).toBe(202);
+      expect(await written()).toEqual({ sessions: 1, commands: 1 });
+      await eventually("the start completed", async () => {
+        const { rows } = await stack.sql.query(`select status from agent_commands where session_id = $1`, [created.body.name]);
+        return rows[0]?.status === "completed" ? true : undefined;
+      });
+    });
+
+    it("keeps an ack and a complete that arrive meanwhile, and its alarm applies them in order once it is back", async () => {
+      const agentId = id("frames");
+      const commandId = `cmd-${agentId}`;
+      const raw = await connectRaw(agentId);
+      await sendCommand(raw, agentId, commandId);
+
+      await stack.dbDown(outage);
+      raw.send(frames.ack(commandId));
+      raw.send(frames.complete(commandId, { sessionId: `s-${commandId}`, state: "terminated", marker: "kept" }));
+      // Evidence that the DO got the frames while the database was away: the first is logged as
+      // kept; the complete behind it joins the same outbox without a log line of its own.
+      await keptNotDropped(agentId, "ack");
+      const downSince = Date.now();
+      // Down long enough for the complete to arrive and a few alarm retries to fail.
+      await eventually("1.5 s of outage", async () => (Date.now() - downSince >= 1500 ? true : undefined));
+      expect((await status(commandId)).status).toBe("sent"); // nothing reached Postgres
+      expect(raw.closed).toBeNull(); // the outage did not cost the agent its socket
+
+      await stack.dbUp();
+      // The raw agent sends nothing more: only the DO's alarm-driven retry can apply the frames.
+      const row = await eventually(
+        "completed after the database came back",
+        async () => {
+          const r = await status(commandId);
+          return r.status === "completed" ? r : undefined;
+        },
+        RETRY_WINDOW_MS,
       );
-      return rows[0] as { sessions: number; commands: number };
-    };
-    expect(await count()).toEqual({ sessions: 0, commands: 0 });
+      expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated", marker: "kept" });
+      expect(row.acknowledged_at).not.toBeNull(); // the ack was applied too, and first
+      expect(new Date(row.acknowledged_at).getTime()).toBeLessThanOrEqual(new Date(row.completed_at).getTime());
+      expect(raw.closed).toBeNull();
+    }, 60_000);
 
-    const created = await stack.api("POST", "/api/v1/sessions", { token, body });
-    expect(created.status).toBe(202);
-    expect(await count()).toEqual({ sessions: 1, commands: 1 });
-    await eventually("the start completed", async () => {
-      const { rows } = await stack.sql.query(`select status from agent_commands where session_id = $1`, [created.body.name]);
-      return rows[0]?.status === "completed" ? true : undefined;
-    });
+    it("applies a complete that arrived meanwhile even after the agent hung up", async () => {
+      const agentId = id("hangup");
+      const commandId = `cmd-${agentId}`;
+      const raw = await connectRaw(agentId);
+      await sendCommand(raw, agentId, commandId);
+
+      await stack.dbDown(outage);
+      raw.send(frames.ack(commandId));
+      raw.send(frames.complete(commandId, { sessionId: `s-${commandId}`, state: "terminated" }));
+      await keptNotDropped(agentId, "ack");
+      const downSince = Date.now();
+      await eventually("0.5 s of outage", async () => (Date.now() - downSince >= 500 ? true : undefined));
+      await raw.close();
+      expect((await status(commandId)).status).toBe("sent");
+      await stack.dbUp();
+
+      const row = await eventually(
+        "completed with no agent connected",
+        async () => {
+          const r = await status(commandId);
+          return r.status === "completed" ? r : undefined;
+        },
+        RETRY_WINDOW_MS,
+      );
+      expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated" });
+    }, 60_000);
+
+    it("takes heartbeats that need a write meanwhile without closing the socket, then delivers on it", async () => {
+      const agentId = id("heartbeat");
+      const raw = await connectRaw(agentId);
+      await stack.dbDown(outage);
+      // A new capacity forces a Postgres write on every one of these heartbeats.
+      for (let i = 1; i <= 3; i++) raw.send(frames.heartbeat({ maxSessions: i, cpu: "4", memory: "8Gi" }));
+      await eventually("a heartbeat write failed inside the DO", async () =>
+        logs.find((l) => l.msg === "AgentObject heartbeat write failed" && l["agentId"] === agentId) ? true : undefined,
+      );
+      // A protocol ping round trip: the socket is alive after the failed writes.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no pong within 5 s")), 5000);
+        raw.ws.once("pong", () => (clearTimeout(timer), resolve()));
+        raw.ws.ping();
+      });
+      expect(raw.closed).toBeNull();
+      await stack.dbUp();
+
+      raw.send(frames.heartbeat({ maxSessions: 7, cpu: "4", memory: "8Gi" }));
+      await eventually("the capacity written once it is back", async () => {
+        const { rows } = await stack.sql.query(`select capacity from agents where agent_id = $1`, [agentId]);
+        return rows[0]?.capacity?.maxSessions === 7 ? true : undefined;
+      });
+      await sendCommand(raw, agentId, `cmd-${agentId}`); // same socket, still delivering
+      expect(raw.closed).toBeNull();
+    }, 60_000);
   });
-
-  it("keeps an ack and a complete that arrive while it is down, and applies them in order once it is back", async () => {
-    const raw = await connectRaw("pg-frames");
-    await sendCommand(raw, "pg-frames", "cmd-pg-frames");
-
-    await stack.dbDown();
-    raw.send(frames.ack("cmd-pg-frames"));
-    raw.send(frames.complete("cmd-pg-frames", { sessionId: "s-cmd-pg-frames", state: "terminated", marker: "kept" }));
-    // Evidence that the DO got the frames while the database was away: the first one is logged
-    // as kept; the complete behind it joins the same outbox without a log line of its own.
-    await eventually("the ack kept for retry", async () =>
-      logs.find((l) => l.msg === "database unavailable: frame kept for retry" && l["agentId"] === "pg-frames" && l["type"] === "ack")
-        ? true
-        : undefined,
-    );
-    expect((await status("cmd-pg-frames")).status).toBe("sent"); // nothing reached Postgres
-    expect(raw.closed).toBeNull(); // the outage did not cost the agent its socket
-    const downSince = Date.now();
-    // Stay down long enough for the complete to arrive and a few alarm retries to fail.
-    await eventually("1.5 s of outage", async () => (Date.now() - downSince >= 1500 ? true : undefined));
-    expect((await status("cmd-pg-frames")).status).toBe("sent");
-
-    await stack.dbUp();
-    // The raw agent sends nothing more: only the DO's alarm-driven retry can apply the frames.
-    const row = await eventually(
-      "completed after the database came back",
-      async () => {
-        const r = await status("cmd-pg-frames");
-        return r.status === "completed" ? r : undefined;
-      },
-      RETRY_WINDOW_MS,
-    );
-    expect(row.result).toEqual({ sessionId: "s-cmd-pg-frames", state: "terminated", marker: "kept" });
-    expect(row.acknowledged_at).not.toBeNull(); // the ack was applied too, and first
-    expect(new Date(row.acknowledged_at).getTime()).toBeLessThanOrEqual(new Date(row.completed_at).getTime());
-    expect(raw.closed).toBeNull();
-  }, 60_000);
-
-  it("keeps a complete that arrived while it was down even after the agent hung up", async () => {
-    const raw = await connectRaw("pg-hangup");
-    await sendCommand(raw, "pg-hangup", "cmd-pg-hangup");
-
-    await stack.dbDown();
-    raw.send(frames.ack("cmd-pg-hangup"));
-    raw.send(frames.complete("cmd-pg-hangup", { sessionId: "s-cmd-pg-hangup", state: "terminated" }));
-    await eventually("the frames kept for retry", async () =>
-      logs.find((l) => l.msg === "database unavailable: frame kept for retry" && l["agentId"] === "pg-hangup") ? true : undefined,
-    );
-    await raw.close();
-    expect((await status("cmd-pg-hangup")).status).toBe("sent");
-    await stack.dbUp();
-
-    const row = await eventually(
-      "completed with no agent connected",
-      async () => {
-        const r = await status("cmd-pg-hangup");
-        return r.status === "completed" ? r : undefined;
-      },
-      RETRY_WINDOW_MS,
-    );
-    expect(row.result).toEqual({ sessionId: "s-cmd-pg-hangup", state: "terminated" });
-  }, 60_000);
-
-  it("takes heartbeats that need a write while it is down without closing the socket, then delivers on it", async () => {
-    const raw = await connectRaw("pg-heartbeat");
-    await stack.dbDown();
-    // A new capacity forces a Postgres write on every one of these heartbeats.
-    for (let i = 1; i <= 3; i++) raw.send(frames.heartbeat({ maxSessions: i, cpu: "4", memory: "8Gi" }));
-    await eventually("a heartbeat write failed inside the DO", async () =>
-      logs.find((l) => l.msg === "AgentObject heartbeat write failed" && l["agentId"] === "pg-heartbeat") ? true : undefined,
-    );
-    // A protocol ping round trip: the socket is alive after the failed writes.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no pong within 5 s")), 5000);
-      raw.ws.once("pong", () => (clearTimeout(timer), resolve()));
-      raw.ws.ping();
-    });
-    expect(raw.closed).toBeNull();
-    await stack.dbUp();
-
-    raw.send(frames.heartbeat({ maxSessions: 7, cpu: "4", memory: "8Gi" }));
-    await eventually("the capacity written once it is back", async () => {
-      const { rows } = await stack.sql.query(`select capacity from agents where agent_id = 'pg-heartbeat'`);
-      return rows[0]?.capacity?.maxSessions === 7 ? true : undefined;
-    });
-    await sendCommand(raw, "pg-heartbeat", "cmd-pg-heartbeat"); // same socket, still delivering
-    expect(raw.closed).toBeNull();
-  }, 60_000);
 });

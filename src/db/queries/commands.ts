@@ -285,6 +285,16 @@ export async function commandAgentsWithPending(db: Queryable, graceSeconds: numb
 
 export type LeaseOutcome = Pick<CommandRow, "commandId" | "agentId" | "sessionId" | "action" | "status" | "attempts">;
 
+/** What the sweep needs back from a status change it made: enough to follow up on the session. */
+const OUTCOME_COLUMNS = {
+  commandId: agentCommands.commandId,
+  agentId: agentCommands.agentId,
+  sessionId: agentCommands.sessionId,
+  action: agentCommands.action,
+  status: agentCommands.status,
+  attempts: agentCommands.attempts,
+};
+
 /**
  * Expired leases: the command goes back to `pending` behind an exponential backoff with jitter
  * (5 s · 2^(attempts−1), at most 5 min), or, after `max_attempts` deliveries, ends `failed`.
@@ -320,14 +330,7 @@ export async function commandExpireLeases(db: Queryable, limit: number): Promise
       updatedAt: sql`now()`,
     })
     .where(inArray(agentCommands.id, expired))
-    .returning({
-      commandId: agentCommands.commandId,
-      agentId: agentCommands.agentId,
-      sessionId: agentCommands.sessionId,
-      action: agentCommands.action,
-      status: agentCommands.status,
-      attempts: agentCommands.attempts,
-    });
+    .returning(OUTCOME_COLUMNS);
 }
 
 /** Pending commands past their deadline end `expired`, never sent. */
@@ -347,14 +350,7 @@ export async function commandExpireDeadlines(db: Queryable, limit: number): Prom
       updatedAt: sql`now()`,
     })
     .where(inArray(agentCommands.id, due))
-    .returning({
-      commandId: agentCommands.commandId,
-      agentId: agentCommands.agentId,
-      sessionId: agentCommands.sessionId,
-      action: agentCommands.action,
-      status: agentCommands.status,
-      attempts: agentCommands.attempts,
-    });
+    .returning(OUTCOME_COLUMNS);
 }
 
 /** Deletes up to `limit` finished commands last changed more than `days` ago; returns how many. */

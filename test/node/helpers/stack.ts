@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
+import { WebSocketServer } from "ws";
 import { createScratchDatabase, findPostgres } from "../../../src/local/local-postgres";
 import { migrateDatabase } from "../../../src/local/migrate";
 import { findPgBouncer, startPgBouncer } from "../../../src/local/pgbouncer";
@@ -13,6 +14,8 @@ import { startLocalWorker } from "../../../src/local/worker-runtime";
 import type { LocalWorker } from "../../../src/local/worker-runtime";
 import { startWsProxy } from "../../../src/local/ws-proxy";
 import type { WsProxy } from "../../../src/local/ws-proxy";
+
+export type DbOutage = "unreachable" | "refusing";
 
 export const JWT_SECRET = "node-test-jwt-secret-0123456789";
 export const BOOTSTRAP_KEY = "d".repeat(64);
@@ -29,11 +32,14 @@ export type Stack = {
   restartWorker(): Promise<void>;
   /**
    * Cuts the Worker (API and Durable Objects) off from Postgres: the WebSocket→TCP proxy the
-   * Neon driver goes through is closed and its open connections cut, so every Worker query fails
-   * as if the database were unreachable. The test's own `sql` pool connects directly and keeps
-   * working. `dbUp()` listens on the same port again.
+   * Neon driver goes through is closed and its open connections cut. The test's own `sql` pool
+   * connects directly and keeps working. `dbUp()` brings the proxy back on the same port.
+   * - "unreachable" (default): nothing listens on the proxy's port, as when Neon's endpoint
+   *   cannot be reached at all; the driver's WebSocket fails to open.
+   * - "refusing": the port accepts WebSockets and closes each one at once, as a proxy does whose
+   *   database is down; the driver sees its connection end before Postgres answered.
    */
-  dbDown(): Promise<void>;
+  dbDown(mode?: DbOutage): Promise<void>;
   dbUp(): Promise<void>;
   stop(): Promise<void>;
 };
@@ -53,6 +59,7 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
   let proxy: WsProxy | null = await startWsProxy();
   const proxyPort = proxy.port;
+  let refuser: WebSocketServer | null = null;
   const secrets = {
     DATABASE_URL: pooler?.url ?? url,
     DB_WS_PROXY: `127.0.0.1:${proxyPort}`,
@@ -96,18 +103,23 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
       worker = await startLocalWorker(secrets, { ...opts, port: Number(port) });
       stack.worker = worker;
     },
-    async dbDown() {
+    async dbDown(mode = "unreachable") {
       const up = proxy;
       proxy = null;
       await up?.close();
+      if (mode === "refusing" && !refuser) refuser = await startRefuser(proxyPort);
     },
     async dbUp() {
+      const r = refuser;
+      refuser = null;
+      if (r) await closeServer(r);
       proxy ??= await startWsProxy(proxyPort);
     },
     async stop() {
       await stack.worker.stop();
       await sql.end();
       await proxy?.close();
+      if (refuser) await closeServer(refuser);
       await pooler?.close();
       await drop();
       await server.close();
@@ -125,4 +137,22 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A WebSocket server that accepts each connection and ends it at once (see `dbDown`). */
+async function startRefuser(port: number): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false });
+  wss.on("connection", (ws) => ws.close(1011, "database unavailable"));
+  await new Promise<void>((resolve, reject) => {
+    wss.once("listening", resolve);
+    wss.once("error", reject);
+  });
+  return wss;
+}
+
+function closeServer(wss: WebSocketServer): Promise<void> {
+  return new Promise((resolve) => {
+    for (const client of wss.clients) client.terminate();
+    wss.close(() => resolve());
+  });
 }
