@@ -34,7 +34,8 @@ export async function idempotencyRequest(c: Context<AppEnv>, route: string): Pro
 /**
  * Runs a request's work once per key: `prepare` reads and validates (it may throw 4xx/503,
  * which are not stored, so a retry can succeed later), then `write` runs in a transaction and
- * returns the answer, which is stored before commit. Without a key it simply runs both.
+ * returns the answer, which is stored before commit. Without a key `write` runs on its own and
+ * must be atomic by itself (a single statement).
  */
 export async function onceForKey<T>(
   db: Db,
@@ -47,16 +48,18 @@ export async function onceForKey<T>(
     if (seen) return { ...seen, replayed: true };
   }
   const prepared = await prepare();
+  // Without a key there is nothing to store alongside: `write` is atomic on its own.
+  if (!request) return { ...(await write(db, prepared)), replayed: false };
   try {
     return await db.transaction(async (tx) => {
       const answer = await write(tx, prepared);
-      if (request && !(await idempotencyPut(tx, request.scope, request.key, { requestHash: request.requestHash, ...answer }))) {
+      if (!(await idempotencyPut(tx, request.scope, request.key, { requestHash: request.requestHash, ...answer }))) {
         throw new LostRace();
       }
       return { ...answer, replayed: false };
     });
   } catch (err) {
-    if (!(err instanceof LostRace) || !request) throw err;
+    if (!(err instanceof LostRace)) throw err;
     const seen = await replay(db, request);
     if (!seen) throw new AppError("conflict", "Idempotency conflict", "A request with this Idempotency-Key is in progress", {}, { cause: err });
     return { ...seen, replayed: true };

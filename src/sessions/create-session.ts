@@ -4,10 +4,8 @@
  * (spec §5.3, minus the original's half-written failures).
  */
 import type { Queryable } from "../db/client";
-import { agentSelectLeastLoaded } from "../db/queries/agents";
-import { commandInsert } from "../db/queries/commands";
-import { sessionInsert } from "../db/queries/sessions";
-import { templateGetByName } from "../db/queries/templates";
+import { sessionInsertWithCommand, sessionPlanLookup } from "../db/queries/sessions";
+import type { NewSession } from "../db/queries/sessions";
 import type { CommandRow, SessionRow } from "../db/schema";
 import { AppError } from "../errors";
 import { commandDeadline } from "../lib/delivery-policy";
@@ -39,14 +37,14 @@ export type SessionPlan = {
 
 /** Everything a create needs to know before writing: the template and the selected agent. */
 export async function planSession(db: Queryable, input: CreateSessionInput, platform: string): Promise<SessionPlan> {
-  const template = await templateGetByName(db, input.template);
-  if (!template) {
+  const found = await sessionPlanLookup(db, input.template, platform);
+  if (found.manifest === undefined) {
     throw new AppError("not_found", "Template not found", `Template '${input.template}' does not exist in the catalog`);
   }
-  const manifest = isEmptyManifest(template.manifest)
-    ? minimalManifest(template.name)
-    : (template.manifest as Record<string, unknown>);
-  const agentId = await agentSelectLeastLoaded(db, platform);
+  const manifest = isEmptyManifest(found.manifest)
+    ? minimalManifest(input.template)
+    : (found.manifest as Record<string, unknown>);
+  const agentId = found.agentId;
   if (!agentId) {
     throw new AppError(
       "unavailable",
@@ -57,12 +55,15 @@ export async function planSession(db: Queryable, input: CreateSessionInput, plat
   return { input, agentId, platform, manifest };
 }
 
-/** Writes the session and its command; call inside a transaction. */
+/**
+ * Writes the session and its command in one statement (atomic on its own; inside a transaction
+ * when an Idempotency-Key needs its answer stored with them).
+ */
 export async function writeSession(
-  tx: Queryable,
+  db: Queryable,
   plan: SessionPlan,
   policy: DeliveryPolicy,
-): Promise<{ session: SessionRow; command: CommandRow }> {
+): Promise<{ session: SessionRow; command: CommandRow & { olderPending: boolean } }> {
   const { input, agentId, manifest } = plan;
   const id = newSessionId(input.user, input.template);
   const memory = input.resources?.memory || DEFAULT_MEMORY;
@@ -73,7 +74,7 @@ export async function writeSession(
   const tags = input.tags ?? null;
   const streaming = detectStreaming(manifest);
 
-  const session = await sessionInsert(tx, {
+  const session = {
     id,
     userId: input.user,
     templateName: input.template,
@@ -92,12 +93,13 @@ export async function writeSession(
     streamingProtocol: streaming.protocol,
     streamingPort: streaming.port,
     streamingPath: streaming.path,
-  });
-  const command = await commandInsert(tx, {
+  } satisfies NewSession;
+  const command = await sessionInsertWithCommand(db, session, {
     commandId: newCommandId(),
     agentId,
     sessionId: id,
     action: "start_session",
+    status: "pending",
     expiresAt: commandDeadline(policy, "start_session"),
     maxAttempts: policy.maxAttempts,
     payload: {
@@ -114,5 +116,26 @@ export async function writeSession(
       tags,
     },
   });
-  return { session, command };
+  // Both rows were written by one statement, so they share now(): no need to read the session back.
+  return { session: sessionRowAsInserted(session, command.createdAt), command };
+}
+
+/** The row Postgres now holds for `values`, with the columns the insert left to their defaults. */
+function sessionRowAsInserted(values: NewSession, createdAt: Date | null): SessionRow {
+  return {
+    teamId: null,
+    activeConnections: 0,
+    url: null,
+    lastConnection: null,
+    lastDisconnect: null,
+    podName: null,
+    lastActivity: null,
+    platformMetadata: null,
+    clusterId: null,
+    terminationReason: null,
+    terminatedAt: null,
+    ...values,
+    createdAt,
+    updatedAt: createdAt,
+  } as SessionRow;
 }

@@ -119,9 +119,15 @@ export async function agentReject(db: Queryable, agentId: string, rejectedBy: st
  * window; fewest sessions in LOAD_STATES, ties to the most recent heartbeat (spec §5.4).
  */
 export async function agentSelectLeastLoaded(db: Queryable, platform: string): Promise<string | undefined> {
+  const [row] = await agentLeastLoadedQuery(db, platform);
+  return row?.agentId;
+}
+
+/** The selection query itself, to embed as a subquery (see sessionPlanLookup). */
+export function agentLeastLoadedQuery(db: Queryable, platform: string) {
   const load = sql<number>`(select count(*) from ${sessions} where ${sessions.agentId} = ${agents.agentId}
     and ${sessions.state} in (${sql.join(LOAD_STATES.map((s) => sql`${s}`), sql`, `)}))`;
-  const [row] = await db
+  return db
     .select({ agentId: agents.agentId })
     .from(agents)
     .where(
@@ -133,7 +139,6 @@ export async function agentSelectLeastLoaded(db: Queryable, platform: string): P
     )
     .orderBy(load, desc(agents.lastHeartbeat))
     .limit(1);
-  return row?.agentId;
 }
 
 /** Deletes the agent (its commands cascade, its sessions keep a NULL agent); false if absent. */

@@ -3,7 +3,7 @@
  * status only moves forward: pending → sent → ack → completed | failed, and pending → expired,
  * anything unfinished → cancelled (checklist item 35; README "Delivery").
  */
-import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { agentCommands, agents } from "../schema";
 import type { CommandRow } from "../schema";
@@ -24,8 +24,19 @@ export type NewCommand = {
   maxAttempts?: number;
 };
 
-export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow> {
-  const [row] = await db.insert(agentCommands).values({ ...cmd, status: "pending" }).returning();
+/**
+ * For a command just inserted: whether the same agent has an older command still pending. If
+ * not, the DO may push this one straight away without breaking the agent's FIFO. (The subquery
+ * sees the table as it was before this statement, so the new row is not counted.)
+ */
+export const olderPendingColumn = sql<boolean>`exists (select 1 from ${agentCommands} older
+  where older.agent_id = ${agentCommands.agentId} and older.status = 'pending')`;
+
+export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow & { olderPending: boolean }> {
+  const [row] = await db
+    .insert(agentCommands)
+    .values({ ...cmd, status: "pending" })
+    .returning({ ...getTableColumns(agentCommands), olderPending: olderPendingColumn });
   return row!;
 }
 

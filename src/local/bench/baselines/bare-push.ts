@@ -1,0 +1,125 @@
+/**
+ * Floor (ii): Worker → Durable Object → ws.send with no database at all, in a second workerd
+ * (Miniflare) running a tiny inline worker. Its latency is the runtime's share of a dispatch;
+ * its throughput (same concurrency and agent count as the throughput scenario) is the ceiling
+ * the real dispatcher could reach if Postgres cost nothing.
+ */
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import type { V4MiniflareOptions } from "miniflare";
+import WebSocket from "ws";
+import type { LatencySummary } from "../stats";
+import { perSecond, summarize } from "../stats";
+import { Rendezvous, now, pollUntil, runBounded } from "../util";
+
+/** The DO accepts a hibernatable socket and, on RPC push(), sends the body to it. */
+const PUSH_WORKER = `
+import { DurableObject } from "cloudflare:workers";
+export class Push extends DurableObject {
+  async fetch(request) {
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+  push(body) {
+    let sent = 0;
+    for (const ws of this.ctx.getWebSockets()) { ws.send(body); sent++; }
+    return sent;
+  }
+  webSocketMessage() {}
+  webSocketClose() {}
+}
+export default {
+  async fetch(request, env) {
+    const [, kind, id] = new URL(request.url).pathname.split("/");
+    if (kind === "connect" && id && request.headers.get("Upgrade") === "websocket") {
+      return env.PUSH.getByName(id).fetch(request);
+    }
+    if (kind === "push" && id && request.method === "POST") {
+      const sent = await env.PUSH.getByName(id).push(await request.text());
+      return new Response(String(sent));
+    }
+    return new Response("not found", { status: 404 });
+  },
+};
+`;
+
+/** Same as wrangler.toml, so both runtimes behave alike. */
+const COMPATIBILITY_DATE = "2026-11-01";
+
+export type BarePushResult = {
+  latency: LatencySummary;
+  ceiling: { pushes: number; agents: number; inFlight: number; elapsedMs: number; perSecond: number };
+};
+
+export async function measureBarePush(opts: {
+  latencySamples: number;
+  pushes: number;
+  agents: number;
+  inFlight: number;
+  onProgress?: (text: string) => void;
+}): Promise<BarePushResult> {
+  const options = {
+    name: "bare-push",
+    modules: true,
+    script: PUSH_WORKER,
+    compatibilityDate: COMPATIBILITY_DATE,
+    durableObjects: { PUSH: { className: "Push", useSQLite: true } },
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+  } as V4MiniflareOptions;
+  const mf = new Miniflare(convertV4MiniflareOptions(options));
+  const sockets: WebSocket[] = [];
+  try {
+    const url = (await mf.ready).toString().replace(/\/$/, "");
+    const arrivals = new Rendezvous<string, number>();
+    let received = 0;
+    let recordArrivals = true;
+    const connectOne = (id: string) =>
+      new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(`${url.replace(/^http/, "ws")}/connect/${id}`, { perMessageDeflate: false });
+        ws.on("message", (data) => {
+          received++;
+          if (recordArrivals) arrivals.arrive(data.toString(), now());
+        });
+        ws.once("open", () => resolve());
+        ws.once("error", reject);
+        sockets.push(ws);
+      });
+    for (let i = 0; i < opts.agents; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, opts.agents - i) }, (_, j) => connectOne(`a-${i + j}`)));
+      opts.onProgress?.(`${Math.min(opts.agents, i + 100)}/${opts.agents} sockets`);
+    }
+    const push = async (id: string, body: string) => {
+      const res = await fetch(`${url}/push/${id}`, { method: "POST", body });
+      await res.text();
+      if (!res.ok) throw new Error(`push answered ${res.status}`);
+    };
+
+    const samples: number[] = [];
+    for (let i = -5; i < opts.latencySamples; i++) {
+      const body = `lat-${i}`;
+      const started = now();
+      await push("a-0", body);
+      const at = await arrivals.wait(body, 10_000);
+      if (i >= 0) samples.push(at - started);
+    }
+    opts.onProgress?.(`latency done; ceiling: ${opts.pushes} pushes`);
+
+    arrivals.clear();
+    received = 0;
+    const started = now();
+    recordArrivals = false; // only the count matters now
+    const errors = await runBounded(opts.pushes, opts.inFlight, (i) => push(`a-${i % opts.agents}`, `tp-${i}`));
+    if (errors.length) throw new Error(`bare push: ${errors.length} pushes failed, e.g. ${String(errors[0])}`);
+    await pollUntil("all pushes received", () => received >= opts.pushes, 60_000, 5);
+    const elapsedMs = now() - started;
+    return {
+      latency: summarize(samples),
+      ceiling: { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, elapsedMs, perSecond: perSecond(opts.pushes, elapsedMs) },
+    };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await mf.dispose();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Peer: graphile-worker, a mature Postgres-backed job queue, on the same Postgres (its own
+ * scratch database), with its default concurrency of 10 and LISTEN/NOTIFY wake-ups. The closest
+ * off-the-shelf answer to "a row in Postgres becomes work somewhere else", so the dispatcher's
+ * create→frame latency is compared with its add_job→task start.
+ */
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { Logger, makeWorkerUtils, run } from "graphile-worker";
+import type { WorkerEvents } from "graphile-worker";
+import { createScratchDatabase } from "../../local-postgres";
+import type { LatencySummary } from "../stats";
+import { perSecond, summarize } from "../stats";
+import { Rendezvous, now, pollUntil, runBounded } from "../util";
+
+export type GraphileResult = {
+  addToStart: LatencySummary;
+  throughput: { jobs: number; inFlightAdds: number; concurrency: number; elapsedMs: number; perSecond: number };
+};
+
+/** graphile-worker logs every job at info level: far too chatty for a benchmark. */
+const silentLogger = new Logger(() => () => {});
+
+export async function measureGraphile(opts: {
+  serverUrl: string;
+  latencySamples: number;
+  jobs: number;
+  inFlightAdds: number;
+  onProgress?: (text: string) => void;
+}): Promise<GraphileResult> {
+  const scratch = await createScratchDatabase(opts.serverUrl, `bench_gw_${process.pid}_${randomBytes(3).toString("hex")}`);
+  const concurrency = 10; // graphile-worker's default, stated for the report
+  const starts = new Rendezvous<number, number>();
+  let completed = 0;
+  const events: WorkerEvents = new EventEmitter();
+  events.on("job:complete", () => completed++);
+  const common = { connectionString: scratch.url, logger: silentLogger };
+  const utils = await makeWorkerUtils(common);
+  let runner: Awaited<ReturnType<typeof run>> | undefined;
+  try {
+    await utils.migrate();
+    runner = await run({
+      ...common,
+      concurrency,
+      noHandleSignals: true,
+      events,
+      taskList: {
+        bench: async (payload) => {
+          const id = (payload as { id?: unknown }).id;
+          if (typeof id === "number" && id < 0) starts.arrive(id, now());
+        },
+      },
+    });
+
+    // Latency jobs have negative ids (recorded); throughput jobs non-negative (only counted).
+    const samples: number[] = [];
+    for (let i = 1; i <= opts.latencySamples + 5; i++) {
+      const started = now();
+      await utils.addJob("bench", { id: -i });
+      const at = await starts.wait(-i, 10_000);
+      if (i > 5) samples.push(at - started);
+    }
+    opts.onProgress?.(`latency done; throughput: ${opts.jobs} jobs`);
+
+    await pollUntil("latency jobs completed", () => completed >= opts.latencySamples + 5, 10_000, 10);
+    const base = completed;
+    const started = now();
+    const errors = await runBounded(opts.jobs, opts.inFlightAdds, async (i) => {
+      await utils.addJob("bench", { id: i });
+    });
+    if (errors.length) throw new Error(`graphile-worker: ${errors.length} add_job calls failed, e.g. ${String(errors[0])}`);
+    await pollUntil("all jobs completed", () => completed - base >= opts.jobs, 120_000, 5);
+    const elapsedMs = now() - started;
+    return {
+      addToStart: summarize(samples),
+      throughput: { jobs: opts.jobs, inFlightAdds: opts.inFlightAdds, concurrency, elapsedMs, perSecond: perSecond(opts.jobs, elapsedMs) },
+    };
+  } finally {
+    await runner?.stop().catch(() => {});
+    await utils.release().catch(() => {});
+    await scratch.drop().catch(() => {});
+  }
+}

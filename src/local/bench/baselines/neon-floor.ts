@@ -1,0 +1,62 @@
+/**
+ * Floor (i): what one database touch costs the Worker at minimum. A fresh Neon-driver
+ * connection and one INSERT, from Node, through the same WebSocket proxy (and PgBouncer when
+ * the Worker uses it) with the driver configured exactly as src/db/client.ts configures it.
+ * Every Worker request and DO event opens its own connection, so this is the unavoidable part
+ * of a dispatch.
+ */
+import { Client, neonConfig } from "@neondatabase/serverless";
+import pg from "pg";
+import ws from "ws";
+import type { LatencySummary } from "../stats";
+import { summarize } from "../stats";
+import { now } from "../util";
+
+export type NeonFloorResult = { connectInsert: LatencySummary; path: string };
+
+let configuredFor: number | undefined;
+
+/** The settings of useLocalProxy() in src/db/client.ts, plus the WebSocket class Node needs. */
+function configureDriver(proxyPort: number): void {
+  if (configuredFor === proxyPort) return;
+  configuredFor = proxyPort;
+  neonConfig.webSocketConstructor = ws;
+  neonConfig.wsProxy = (host, port) => `127.0.0.1:${proxyPort}/v1?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+  neonConfig.coalesceWrites = false;
+}
+
+/**
+ * Sequential samples of connect + INSERT against `url`. Closing the connection is not timed:
+ * the Worker closes its pool in waitUntil, after the work that matters.
+ */
+export async function measureNeonFloor(opts: {
+  url: string;
+  /** Direct URL of the same database, to create the table. */
+  directUrl: string;
+  proxyPort: number;
+  samples: number;
+  label: string;
+}): Promise<NeonFloorResult> {
+  const admin = new pg.Client({ connectionString: opts.directUrl });
+  await admin.connect();
+  await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
+  await admin.end();
+  configureDriver(opts.proxyPort);
+  const once = async () => {
+    const started = now();
+    const client = new Client(opts.url);
+    client.on("error", () => {});
+    await client.connect();
+    await client.query(`insert into bench_floor (at) values (now())`);
+    const elapsed = now() - started;
+    await client.end();
+    return elapsed;
+  };
+  for (let i = 0; i < 5; i++) await once(); // warm: JIT, the proxy's and PgBouncer's first connections
+  const samples: number[] = [];
+  for (let i = 0; i < opts.samples; i++) samples.push(await once());
+  return { connectInsert: summarize(samples), path: opts.label };
+}

@@ -1,0 +1,66 @@
+/**
+ * workerd's process tree and its CPU time, read from /proc (Linux). Miniflare does not expose
+ * the runtime's pid, so the bench finds it among this process's children.
+ */
+import fs from "node:fs";
+
+/** Clock ticks per second for /proc/<pid>/stat times; 100 on every Linux the bench targets. */
+const CLOCK_TICKS = 100;
+
+type ProcStat = { pid: number; comm: string; ppid: number; utime: number; stime: number };
+
+function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined; // exited meanwhile
+  }
+  // comm is parenthesised and may contain spaces: split after the last ')'.
+  const close = text.lastIndexOf(")");
+  const comm = text.slice(text.indexOf("(") + 1, close);
+  const fields = text.slice(close + 2).split(" ");
+  // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
+  return { pid, comm, ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]) };
+}
+
+function allStats(): ProcStat[] {
+  if (!fs.existsSync("/proc")) return [];
+  return fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => readStat(Number(name)) ?? []);
+}
+
+/** Pids of workerd processes descended from this Node process. */
+export function workerdPids(): number[] {
+  const stats = allStats();
+  const children = new Map<number, ProcStat[]>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      if (child.comm.startsWith("workerd")) found.push(child.pid);
+      walk(child.pid);
+    }
+  };
+  walk(process.pid);
+  return found;
+}
+
+/** utime+stime of `rootPid` and all its descendants, in milliseconds (undefined off Linux). */
+export function treeCpuMs(rootPid: number | undefined): number | undefined {
+  if (rootPid === undefined) return undefined;
+  const stats = allStats();
+  const byParent = new Map<number, ProcStat[]>();
+  for (const s of stats) byParent.set(s.ppid, [...(byParent.get(s.ppid) ?? []), s]);
+  const root = stats.find((s) => s.pid === rootPid);
+  if (!root) return undefined;
+  let ticks = 0;
+  const walk = (s: ProcStat) => {
+    ticks += s.utime + s.stime;
+    for (const child of byParent.get(s.pid) ?? []) walk(child);
+  };
+  walk(root);
+  return (ticks * 1000) / CLOCK_TICKS;
+}

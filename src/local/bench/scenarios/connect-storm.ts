@@ -1,0 +1,86 @@
+/**
+ * Scenario 4, connect storm: many agents, each with one command queued while it was away,
+ * connect at the same moment (a deploy or a network blip ends every socket at once). Measured
+ * until Postgres shows them all online and every queued command has reached its agent.
+ */
+import { AgentFleet } from "../agents";
+import { now, pollUntil } from "../util";
+import type { BenchContext } from "./common";
+import { countOnline, retireFleet } from "./common";
+
+export type ConnectStormResult = {
+  agents: number;
+  /** Handshakes refused (and retried with backoff, as real agents do). */
+  refused: number;
+  allOpenMs: number;
+  allOnlineMs: number;
+  allCommandsMs: number;
+};
+
+const STORM_TIMEOUT_MS = 120_000;
+
+export async function runConnectStorm(ctx: BenchContext, opts: { agents: number }): Promise<ConnectStormResult> {
+  const { stack, progress } = ctx;
+  const prefix = "storm";
+  const seen = new Set<string>();
+  let lastNewAt = 0;
+  const fleet = new AgentFleet({
+    wsUrl: stack.wsUrl(),
+    answer: "ack",
+    onCommand: (ev) => {
+      if (seen.has(ev.commandId)) return;
+      seen.add(ev.commandId);
+      lastNewAt = ev.at;
+    },
+  });
+  const creds = await stack.makeAgents(prefix, opts.agents);
+  await stack.sql.query(
+    `insert into agent_commands (command_id, agent_id, action, payload)
+     select 'storm-cmd-' || agent_id, agent_id, 'stop_session', jsonb_build_object('sessionId', 'storm-s-' || agent_id)
+     from agents where agent_id like 'storm-%'`,
+  );
+  try {
+    const started = now();
+    let onlineAt = 0;
+    let online = 0;
+    const stopTicker = progress.ticker(
+      () => `${fleet.openCount}/${opts.agents} open, ${online} online, ${seen.size} commands received, ${fleet.counters.refused} refused`,
+    );
+    try {
+      // Every handshake at once: no concurrency limit.
+      const opening = fleet.connect(creds, { concurrency: Number.POSITIVE_INFINITY, timeoutMs: STORM_TIMEOUT_MS });
+      const onlineWatch = pollUntil(
+        "all storm agents online",
+        async () => {
+          online = await countOnline(ctx, prefix);
+          if (online >= opts.agents && !onlineAt) onlineAt = now();
+          return onlineAt > 0;
+        },
+        STORM_TIMEOUT_MS,
+        100,
+      );
+      await opening;
+      const openAt = now();
+      await onlineWatch;
+      await pollUntil("all storm commands received", () => seen.size >= opts.agents, STORM_TIMEOUT_MS, 20);
+      fleet.startHeartbeats(20_000);
+      const result: ConnectStormResult = {
+        agents: opts.agents,
+        refused: fleet.counters.refused,
+        allOpenMs: openAt - started,
+        allOnlineMs: onlineAt - started,
+        allCommandsMs: Math.max(lastNewAt, onlineAt) - started,
+      };
+      progress.line(
+        `  connect storm: ${opts.agents} agents open in ${ms(result.allOpenMs)}, online in ${ms(result.allOnlineMs)}, all commands in ${ms(result.allCommandsMs)} (${result.refused} refused)`,
+      );
+      return result;
+    } finally {
+      stopTicker();
+    }
+  } finally {
+    await retireFleet(ctx, fleet, prefix);
+  }
+}
+
+const ms = (value: number) => `${(value / 1000).toFixed(2)} s`;

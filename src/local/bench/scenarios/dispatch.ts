@@ -1,0 +1,151 @@
+/**
+ * Scenario 1, dispatch latency: `POST /api/v1/sessions` → the selected agent reads the command
+ * frame, sequential and warm, with 1, 100, 1,000 agents connected. Then the same from
+ * hibernation: every agent idle for longer than workerd's ~10 s hibernation delay, one admin
+ * command each to many different agents.
+ *
+ * Warm, here, means the target Durable Object is awake. The selection picks the least-loaded
+ * agent, ties to the newest heartbeat; the bench marks each session terminated once its frame
+ * has arrived (outside the timed window), so every agent stays at load 0 and the selection keeps
+ * choosing the same, recently active agent. The selection query still ranks all N agents.
+ */
+import { AgentFleet } from "../agents";
+import type { PoolerMode } from "../stack";
+import { BENCH_TEMPLATE } from "../stack";
+import type { LatencySummary } from "../stats";
+import { summarize } from "../stats";
+import { Rendezvous, now, sleep } from "../util";
+import type { BenchContext } from "./common";
+import { connectAndWaitOnline, retireFleet } from "./common";
+
+export type DispatchLevel = { agents: number; latency: LatencySummary; failures: number };
+
+export type DispatchResult = {
+  pooler: PoolerMode;
+  levels: DispatchLevel[];
+  hibernation?: { agents: number; idleMs: number; latency: LatencySummary; failures: number };
+};
+
+export type DispatchOptions = {
+  pooler: PoolerMode;
+  levels: number[];
+  samples: number;
+  hibernation?: { samples: number; idleMs: number };
+};
+
+const WARMUP = 5;
+const FRAME_TIMEOUT_MS = 15_000;
+/** Agents heartbeat this often while connected: well inside the DO's 45 s liveness window. */
+const HEARTBEAT_PERIOD_MS = 20_000;
+/** Sampling from hibernation stops this long after the last heartbeat, before liveness closes sockets. */
+const HIBERNATION_BUDGET_MS = 30_000;
+
+export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Promise<DispatchResult> {
+  const { stack, progress } = ctx;
+  const prefix = `disp-${opts.pooler}`;
+  const bySession = new Rendezvous<string, number>();
+  const byCommand = new Rendezvous<string, number>();
+  const fleet = new AgentFleet({
+    wsUrl: stack.wsUrl(),
+    answer: "none",
+    onCommand: (ev) => {
+      if (ev.action === "start_session" && ev.sessionId) bySession.arrive(ev.sessionId, ev.at);
+      else byCommand.arrive(ev.commandId, ev.at);
+    },
+  });
+  const levels = [...new Set(opts.levels)].sort((a, b) => a - b);
+  const creds = await stack.makeAgents(prefix, levels[levels.length - 1] ?? 1);
+  const user = "bench-user";
+  const userToken = await stack.token(user);
+  const adminToken = await stack.token("bench-admin", true);
+  // Direct to Postgres, every connect costs two backends: fewer handshakes at once.
+  const concurrency = opts.pooler === "direct" ? 20 : 100;
+  const targeted = new Set<string>();
+  const result: DispatchResult = { pooler: opts.pooler, levels: [] };
+
+  const createOnce = async (): Promise<number> => {
+    const started = now();
+    const res = await stack.api("POST", "/api/v1/sessions", { token: userToken, body: { user, template: BENCH_TEMPLATE } });
+    if (res.status !== 202) throw new Error(`create answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const sessionId = String(res.body.name);
+    const at = await bySession.wait(sessionId, FRAME_TIMEOUT_MS);
+    targeted.add(String(res.body.agentId));
+    // Bookkeeping outside the timed window: keep every agent at load 0 (see the header).
+    await stack.sql.query(`update sessions set state = 'terminated' where id = $1`, [sessionId]);
+    return at - started;
+  };
+
+  try {
+    for (const level of levels) {
+      progress.update(`connecting agents for level ${level}`);
+      await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
+      fleet.startHeartbeats(HEARTBEAT_PERIOD_MS);
+      const samples: number[] = [];
+      let failures = 0;
+      for (let i = -WARMUP; i < opts.samples; i++) {
+        try {
+          const ms = await createOnce();
+          if (i >= 0) samples.push(ms);
+        } catch (err) {
+          failures++;
+          if (failures > Math.max(5, opts.samples / 10)) throw err;
+        }
+        progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
+      }
+      const latency = summarize(samples);
+      result.levels.push({ agents: level, latency, failures });
+      progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`);
+    }
+
+    if (opts.hibernation) {
+      result.hibernation = await fromHibernation(ctx, fleet, byCommand, adminToken, targeted, opts.hibernation);
+      const l = result.hibernation.latency;
+      progress.line(`  dispatch [${opts.pooler}] from hibernation (${l.n} agents): p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms`);
+    }
+    return result;
+  } finally {
+    await retireFleet(ctx, fleet, prefix);
+  }
+}
+
+async function fromHibernation(
+  ctx: BenchContext,
+  fleet: AgentFleet,
+  byCommand: Rendezvous<string, number>,
+  adminToken: string,
+  targeted: Set<string>,
+  opts: { samples: number; idleMs: number },
+): Promise<NonNullable<DispatchResult["hibernation"]>> {
+  // Agents never chosen by the warm phase: idle since their connect or last heartbeat.
+  const idle = fleet.ids().filter((id) => !targeted.has(id)).slice(0, opts.samples);
+  fleet.heartbeatAll();
+  const quietSince = Date.now();
+  fleet.pauseHeartbeats(true);
+  try {
+    while (Date.now() - quietSince < opts.idleMs) {
+      ctx.progress.update(`idle ${((Date.now() - quietSince) / 1000).toFixed(1)} s so Durable Objects hibernate`);
+      await sleep(250);
+    }
+    const samples: number[] = [];
+    let failures = 0;
+    for (const agentId of idle) {
+      if (Date.now() - quietSince > HIBERNATION_BUDGET_MS) break;
+      const started = now();
+      const res = await ctx.stack.api("POST", `/api/v1/admin/agents/${encodeURIComponent(agentId)}/command`, {
+        token: adminToken,
+        body: { action: "stop_session", sessionId: `hib-${agentId}` },
+      });
+      try {
+        if (res.status !== 201) throw new Error(`admin command answered ${res.status}`);
+        samples.push((await byCommand.wait(String(res.body.commandId), FRAME_TIMEOUT_MS)) - started);
+      } catch {
+        failures++;
+      }
+      ctx.progress.update(`from hibernation: ${samples.length}/${idle.length}`);
+    }
+    return { agents: samples.length, idleMs: opts.idleMs, latency: summarize(samples), failures };
+  } finally {
+    fleet.pauseHeartbeats(false);
+    fleet.heartbeatAll();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Scenario 2, end-to-end throughput: N sessions created through the API with a bounded number
+ * of requests in flight, spread by the selection over many agents that ack and complete each
+ * command at once. Measured from the first create to the moment Postgres shows every command
+ * `completed` (the agents' answers applied, not merely sent).
+ */
+import { AgentFleet } from "../agents";
+import { BENCH_TEMPLATE } from "../stack";
+import { perSecond } from "../stats";
+import { now, pollUntil, runBounded } from "../util";
+import type { BenchContext } from "./common";
+import { connectAndWaitOnline, retireFleet } from "./common";
+
+export type ThroughputResult = {
+  commands: number;
+  agents: number;
+  inFlight: number;
+  failedCreates: number;
+  /** First create → last create answered. */
+  createMs: number;
+  createsPerSecond: number;
+  /** First create → last frame received by an agent. */
+  deliveredMs: number;
+  /** First create → all commands `completed` in Postgres: the headline figure. */
+  completedMs: number;
+  perSecond: number;
+};
+
+export async function runThroughput(
+  ctx: BenchContext,
+  opts: { commands: number; agents: number; inFlight: number },
+): Promise<ThroughputResult> {
+  const { stack, progress } = ctx;
+  const prefix = "tput";
+  let lastFrameAt = 0;
+  const fleet = new AgentFleet({ wsUrl: stack.wsUrl(), answer: "complete", onCommand: (ev) => (lastFrameAt = ev.at) });
+  const creds = await stack.makeAgents(prefix, opts.agents);
+  const user = "bench-tput";
+  const token = await stack.token(user);
+  try {
+    await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
+    fleet.startHeartbeats(20_000);
+    const before = fleet.counters.received;
+    const started = now();
+    let answered = 0;
+    const stopTicker = progress.ticker(
+      () => `${answered}/${opts.commands} created, ${fleet.counters.received - before} delivered, ${fleet.counters.completes} completes sent`,
+    );
+    let createdAt = 0;
+    let errors: unknown[];
+    try {
+      errors = await runBounded(opts.commands, opts.inFlight, async () => {
+        const res = await stack.api("POST", "/api/v1/sessions", { token, body: { user, template: BENCH_TEMPLATE } });
+        answered++;
+        if (res.status !== 202) throw new Error(`create answered ${res.status}: ${JSON.stringify(res.body)}`);
+      });
+      createdAt = now();
+      const created = opts.commands - errors.length;
+      let completed = 0;
+      await pollUntil(
+        "every created command completed",
+        async () => {
+          const { rows } = await stack.sql.query(
+            `select count(*)::int as n from agent_commands where agent_id like 'tput-%' and status = 'completed'`,
+          );
+          completed = (rows[0] as { n: number }).n;
+          return completed >= created;
+        },
+        180_000,
+        100,
+      );
+    } finally {
+      stopTicker();
+    }
+    const completedMs = now() - started;
+    if (errors.length) progress.line(`  note: ${errors.length} creates failed, e.g. ${String(errors[0])}`);
+    const result: ThroughputResult = {
+      commands: opts.commands,
+      agents: opts.agents,
+      inFlight: opts.inFlight,
+      failedCreates: errors.length,
+      createMs: createdAt - started,
+      createsPerSecond: perSecond(opts.commands - errors.length, createdAt - started),
+      deliveredMs: lastFrameAt - started,
+      completedMs,
+      perSecond: perSecond(opts.commands - errors.length, completedMs),
+    };
+    progress.line(
+      `  throughput: ${result.perSecond} commands/s end to end (${result.createsPerSecond} creates/s; ${opts.commands} over ${opts.agents} agents, ${opts.inFlight} in flight)`,
+    );
+    return result;
+  } finally {
+    await retireFleet(ctx, fleet, prefix);
+  }
+}

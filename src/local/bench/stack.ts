@@ -1,0 +1,164 @@
+/**
+ * The system under test, assembled as the Node tests assemble it (test/node/helpers/stack.ts):
+ * the machine's Postgres with a fresh migrated scratch database, PgBouncer in transaction mode
+ * (Neon's pooler stand-in), the WebSocket→TCP proxy the Neon driver needs, and the real Worker
+ * bundle in workerd through Miniflare. The Worker can be restarted on the direct path so the
+ * dispatch scenario can compare both.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import pg from "pg";
+import { createScratchDatabase, findPostgres } from "../local-postgres";
+import type { LocalPostgres } from "../local-postgres";
+import { migrateDatabase } from "../migrate";
+import { findPgBouncer, startPgBouncer } from "../pgbouncer";
+import type { PgBouncer } from "../pgbouncer";
+import { mintToken } from "../token";
+import { startLocalWorker } from "../worker-runtime";
+import type { LocalWorker, WorkerSecrets } from "../worker-runtime";
+import { startWsProxy } from "../ws-proxy";
+import type { WsProxy } from "../ws-proxy";
+import type { AgentCredentials } from "./agents";
+import { PgStats } from "./pg-stats";
+import { workerdPids } from "./proc";
+
+export type PoolerMode = "pgbouncer" | "direct";
+
+/** PgBouncer's default_pool_size as src/local/pgbouncer.ts configures it. */
+export const PGBOUNCER_POOL_SIZE = 40;
+
+export const BENCH_TEMPLATE = "bench-template";
+
+export type BenchStack = {
+  server: LocalPostgres;
+  /** Direct URL of the scratch database (bench bookkeeping goes here, never through the Worker). */
+  dbUrl: string;
+  /** The URL the Worker is given for `mode`. */
+  workerDbUrl(mode: PoolerMode): string;
+  proxyPort: number;
+  pooler: PgBouncer | undefined;
+  worker: LocalWorker;
+  workerMode: PoolerMode;
+  /** pid of the Worker's workerd (for CPU accounting); undefined if not found. */
+  workerPid: number | undefined;
+  jwtSecret: string;
+  sql: pg.Pool;
+  stats: PgStats;
+  httpUrl(): string;
+  wsUrl(): string;
+  token(user: string, admin?: boolean): Promise<string>;
+  api(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  /** Inserts `count` approved, offline agents `<prefix>-<i>` with their own keys, in one statement. */
+  makeAgents(prefix: string, count: number): Promise<AgentCredentials[]>;
+  /** Stops the Worker and starts it again with DATABASE_URL for `mode`, on a fresh port. */
+  useWorker(mode: PoolerMode): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer: boolean }): Promise<BenchStack> {
+  const server = await findPostgres({ preferMachine: true });
+  if (server.kind === "embedded") throw new Error("the bench needs a real Postgres server (127.0.0.1:5432 or DATABASE_URL)");
+  const name = `bench_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const scratch = await createScratchDatabase(server.url, name);
+  const cleanups: Array<() => Promise<void>> = [() => scratch.drop()];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+  };
+  try {
+    await migrateDatabase(scratch.url);
+    const binary = opts.needPgBouncer ? findPgBouncer() : undefined;
+    if (opts.needPgBouncer && !binary) throw new Error("PgBouncer is not installed (or POOLER=none): use --pooler direct");
+    const pooler = binary ? await startPgBouncer(binary, scratch.url) : undefined;
+    if (pooler) cleanups.push(() => pooler.close());
+    const proxy: WsProxy = await startWsProxy();
+    cleanups.push(() => proxy.close());
+    const sql = new pg.Pool({ connectionString: scratch.url, max: 6 });
+    cleanups.push(() => sql.end());
+    await sql.query(`insert into templates (name, manifest) values ($1, '{}'::jsonb)`, [BENCH_TEMPLATE]);
+    const stats = await PgStats.open({
+      serverUrl: server.url,
+      dbUrl: scratch.url,
+      ...(pooler ? { pooled: { url: pooler.url, poolSize: PGBOUNCER_POOL_SIZE } } : {}),
+    });
+    cleanups.push(() => stats.close());
+
+    const jwtSecret = randomBytes(32).toString("hex");
+    const workerDbUrl = (mode: PoolerMode) => (mode === "pgbouncer" && pooler ? pooler.url : scratch.url);
+    const secrets = (mode: PoolerMode): WorkerSecrets => ({
+      DATABASE_URL: workerDbUrl(mode),
+      DB_WS_PROXY: `127.0.0.1:${proxy.port}`,
+      JWT_SECRET: jwtSecret,
+      AGENT_BOOTSTRAP_KEY: "",
+      // Every bench agent connects from 127.0.0.1: the per-IP limit would throttle them.
+      RATE_LIMIT_ENABLED: "false",
+    });
+    const start = async (mode: PoolerMode) => {
+      const before = new Set(workerdPids());
+      const worker = await startLocalWorker(secrets(mode));
+      const pid = workerdPids().find((p) => !before.has(p));
+      return { worker, pid };
+    };
+    const first = await start(opts.pooler);
+
+    const stack: BenchStack = {
+      server,
+      dbUrl: scratch.url,
+      workerDbUrl,
+      proxyPort: proxy.port,
+      pooler,
+      worker: first.worker,
+      workerMode: opts.pooler,
+      workerPid: first.pid,
+      jwtSecret,
+      sql,
+      stats,
+      httpUrl: () => stack.worker.url,
+      wsUrl: () => stack.worker.url.replace(/^http/, "ws"),
+      token: (user, admin = false) => mintToken(user, admin, 2, jwtSecret),
+      async api(method, path, o = {}) {
+        const headers: Record<string, string> = {};
+        if (o.token) headers["Authorization"] = `Bearer ${o.token}`;
+        if (o.body !== undefined) headers["Content-Type"] = "application/json";
+        const res = await fetch(stack.worker.url + path, {
+          method,
+          headers,
+          body: o.body === undefined ? null : JSON.stringify(o.body),
+        });
+        const text = await res.text();
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // not JSON (e.g. a workerd error page): keep the text for the error message
+        }
+        return { status: res.status, body };
+      },
+      async makeAgents(prefix, count) {
+        const creds = Array.from({ length: count }, (_, i) => ({ agentId: `${prefix}-${i}`, key: randomBytes(32).toString("hex") }));
+        // Stored as the Worker stores its own keys: sha256:<hex> (README "Keys").
+        const hashes = creds.map((c) => `sha256:${createHash("sha256").update(c.key).digest("hex")}`);
+        await sql.query(
+          `insert into agents (agent_id, platform, region, status, approval_status, api_key_hash)
+           select id, 'kubernetes', 'default', 'offline', 'approved', hash from unnest($1::text[], $2::text[]) as t(id, hash)`,
+          [creds.map((c) => c.agentId), hashes],
+        );
+        return creds;
+      },
+      async useWorker(mode) {
+        if (mode === stack.workerMode) return;
+        await stack.worker.stop();
+        const next = await start(mode);
+        stack.worker = next.worker;
+        stack.workerPid = next.pid;
+        stack.workerMode = mode;
+      },
+      async stop() {
+        await stack.worker.stop().catch(() => {});
+        await cleanup();
+      },
+    };
+    return stack;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
