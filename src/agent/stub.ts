@@ -1,5 +1,6 @@
 /** The one place that maps an agent id to its Durable Object. */
-import type { AgentObject } from "./agent-object";
+import type { CommandRow } from "../db/schema";
+import type { AgentObject, PushableCommand } from "./agent-object";
 
 export function getAgentStub(env: Env, agentId: string): DurableObjectStub<AgentObject> {
   return (env.AGENT as DurableObjectNamespace<AgentObject>).getByName(agentId);
@@ -15,12 +16,22 @@ export function requestDelivery(
   ctx: { waitUntil(p: Promise<unknown>): void },
   agentId: string,
   onError: (err: unknown) => void,
+  created?: CreatedCommand,
 ): void {
+  // A new command with nothing older pending for the agent can be pushed as is (see DO `deliver`).
+  const push = created && !created.olderPending ? pushableCommand(created) : undefined;
   ctx.waitUntil(
     getAgentStub(env, agentId)
-      .deliver()
+      .deliver(push)
       .catch((err: unknown) => onError(err)),
   );
+}
+
+/** A command row as an insert returned it, with whether older ones were pending then. */
+export type CreatedCommand = Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPending: boolean };
+
+function pushableCommand(c: CreatedCommand): PushableCommand {
+  return { commandId: c.commandId, action: c.action, payload: c.payload };
 }
 
 /** Asks the agent's DO to deliver and waits for the outcome (the sweep's path). */

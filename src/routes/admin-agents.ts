@@ -4,6 +4,7 @@
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { getAgentStub, requestDelivery } from "../agent/stub";
+import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
 import { commandInsert } from "../db/queries/commands";
 import type { AppEnv } from "../env";
@@ -194,6 +195,7 @@ export function adminAgentRoutes() {
     const { agent_id } = c.req.valid("param");
     const body = c.req.valid("json");
     const db = c.var.db;
+    let created: CreatedCommand | undefined;
     const answer = await onceForKey(
       db,
       await idempotencyRequest(c, `POST /api/v1/admin/agents/${agent_id}/command`),
@@ -209,10 +211,11 @@ export function adminAgentRoutes() {
           expiresAt: commandDeadline(policy, body.action),
           maxAttempts: policy.maxAttempts,
         });
+        created = row;
         return { statusCode: 201, response: toCommandJson(row) };
       },
     );
-    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }));
+    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }), created);
     return c.json(answer.response as CommandJson, 201);
   });
 

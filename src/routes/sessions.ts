@@ -1,6 +1,7 @@
 /** Session API (spec §5.2): create, list, get, stop, hibernate, wake. JWT users; admins see all. */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { requestDelivery } from "../agent/stub";
+import type { CreatedCommand } from "../agent/stub";
 import { sessionGetById, sessionList } from "../db/queries/sessions";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
@@ -97,21 +98,25 @@ export function sessionRoutes() {
       );
     }
     const db = c.var.db;
+    let created: CreatedCommand | undefined;
     const answer = await onceForKey(
       db,
       await idempotencyRequest(c, "POST /api/v1/sessions"),
       () => planSession(db, { ...body, template }, c.var.config.PLATFORM),
       async (tx, plan) => {
         const { session, command } = await writeSession(tx, plan, deliveryPolicy(c.var.config));
+        created = command;
         const view = toSessionJson(session);
         const message = `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`;
         return { statusCode: 202, response: { ...view, status: { phase: "Pending", message } } };
       },
     );
-    const created = answer.response as SessionJson;
+    const view = answer.response as SessionJson;
     // On a replay too: delivering is idempotent, and the first request's delivery may have failed.
-    if (created.agentId) requestDelivery(c.env, c.executionCtx, created.agentId, (err) => c.var.log.warn("delivery request failed", { err }));
-    return c.json(created, 202);
+    if (view.agentId) {
+      requestDelivery(c.env, c.executionCtx, view.agentId, (err) => c.var.log.warn("delivery request failed", { err }), created);
+    }
+    return c.json(view, 202);
   });
 
   app.openapi(listRoute, async (c) => {
@@ -135,7 +140,7 @@ export function sessionRoutes() {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid("param");
       const { command } = await requestSessionAction(c.var.db, id, action, c.var.user, deliveryPolicy(c.var.config));
-      requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }));
+      requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }), command);
       return c.json({ name: id, commandId: command.commandId, message }, 202);
     });
   }

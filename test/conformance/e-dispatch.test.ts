@@ -25,6 +25,8 @@ describe("E. command dispatch and lifecycle", () => {
     await callJson("POST", "/api/v1/sessions", 202, { token: await tokenFor("dana"), body: { user: "dana", template: "desktop" } });
     const frame = await socket.nextFrame(2000);
     expect(Date.now() - started).toBeLessThan(2000);
+    // The DO pushes first and records `sent` right after: wait for the record.
+    await expect.poll(async () => (await getCommand(frame.payload.commandId))?.status).toBe("sent");
     const [row] = await query<Record<string, unknown>>(sql`select * from agent_commands where command_id = ${frame.payload.commandId}`);
     expect(row).toMatchObject({ status: "sent", acknowledged_at: null, completed_at: null, error_message: null });
     expect(row?.["sent_at"]).not.toBeNull();

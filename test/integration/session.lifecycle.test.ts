@@ -36,7 +36,7 @@ describe("a session's whole life over the real dispatch path", () => {
       templateManifest: { spec: { baseImage: "lscr.io/linuxserver/firefox:latest" } },
     });
     const commandId: string = frame.payload.commandId;
-    expect((await getCommand(commandId))?.status).toBe("sent");
+    await expect.poll(async () => (await getCommand(commandId))?.status).toBe("sent");
 
     socket.send({ type: "ack", timestamp: new Date().toISOString(), payload: { commandId } });
     await waitFor("ack", async () => ((await getCommand(commandId))?.status === "ack" ? true : undefined));

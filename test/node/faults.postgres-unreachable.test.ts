@@ -222,4 +222,33 @@ describe("the Worker cut off from Postgres", () => {
       expect(raw.closed).toBeNull();
     }, 60_000);
   });
+
+  it("keeps frames it already holds when the outage turns from refusing to unreachable", async () => {
+    const agentId = "pg-switch";
+    const commandId = `cmd-${agentId}`;
+    const raw = await connectRaw(agentId);
+    await sendCommand(raw, agentId, commandId);
+
+    await stack.dbDown("refusing");
+    raw.send(frames.ack(commandId));
+    raw.send(frames.complete(commandId, { sessionId: `s-${commandId}`, state: "terminated" }));
+    await keptNotDropped(agentId, "ack");
+    // Now nothing answers at all: the alarm's retries of the kept frames meet an unreachable endpoint.
+    await stack.dbDown("unreachable");
+    const since = Date.now();
+    await eventually("2 s of unreachable database", async () => (Date.now() - since >= 2000 ? true : undefined));
+    const dropped = logs.find((l) => l["agentId"] === agentId && l.msg === "AgentObject dropped a kept frame the database refuses");
+    expect(dropped, `a kept frame was thrown away during the outage: ${JSON.stringify(dropped)}`).toBeUndefined();
+    await stack.dbUp();
+
+    const row = await eventually(
+      "completed after the database came back",
+      async () => {
+        const r = await status(commandId);
+        return r.status === "completed" ? r : undefined;
+      },
+      RETRY_WINDOW_MS,
+    );
+    expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated" });
+  }, 60_000);
 });

@@ -105,6 +105,23 @@ export async function commandClaimPending(
   return db.with(claimed).select().from(claimed).orderBy(asc(claimed.createdAt), asc(claimed.seq));
 }
 
+/** Records a command pushed without a claim as `sent`, unless something moved it on already. */
+export async function commandMarkSent(db: Queryable, commandId: string, ackLeaseSeconds: number): Promise<boolean> {
+  const rows = await db
+    .update(agentCommands)
+    .set({
+      status: "sent",
+      sentAt: sql`now()`,
+      updatedAt: sql`now()`,
+      attempts: sql`${agentCommands.attempts} + 1`,
+      leaseExpiresAt: sql`now() + make_interval(secs => ${ackLeaseSeconds})`,
+      nextAttemptAt: null,
+    })
+    .where(and(eq(agentCommands.commandId, commandId), eq(agentCommands.status, "pending")))
+    .returning({ id: agentCommands.id });
+  return rows.length > 0;
+}
+
 /** Puts claimed commands back to `pending` when the socket went away before they were sent. */
 export async function commandRelease(db: Queryable, commandIds: string[]): Promise<void> {
   if (commandIds.length === 0) return;
@@ -147,6 +164,9 @@ export async function commandAck(
       status: "ack",
       acknowledgedAt: sql`now()`,
       updatedAt: sql`now()`,
+      // A pushed command can be acknowledged before it is recorded as sent: count that delivery.
+      sentAt: sql`coalesce(${agentCommands.sentAt}, now())`,
+      attempts: sql`greatest(${agentCommands.attempts}, 1)`,
       leaseExpiresAt: sql`now() + make_interval(secs => ${runLeaseSeconds})`,
     })
     .where(

@@ -107,7 +107,9 @@ export class PgStats {
       await Promise.all(clients.map((c) => c.connect()));
       // All transactions open at once: PgBouncer must hand each a different server backend.
       await Promise.all(clients.map((c) => c.query("begin")));
-      await Promise.all(clients.map((c) => c.query("select pg_stat_force_next_flush()")));
+      // Touching a relation matters: a backend with no pending relation stats skips the flush
+      // altogether, keeping its transaction counts (ours, PgBouncer's checks) for later.
+      await Promise.all(clients.map((c) => c.query("select pg_stat_force_next_flush(), (select count(*) from pg_catalog.pg_class)")));
       await Promise.all(clients.map((c) => c.query("commit")));
     } finally {
       await Promise.all(clients.map((c) => c.end().catch(() => {})));

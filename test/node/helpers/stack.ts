@@ -4,6 +4,7 @@
  * proxy, and the Worker in workerd through Miniflare. One stack per test file.
  */
 import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
 import pg from "pg";
 import { WebSocketServer } from "ws";
 import { createScratchDatabase, findPostgres } from "../../../src/local/local-postgres";
@@ -38,6 +39,7 @@ export type Stack = {
    *   cannot be reached at all; the driver's WebSocket fails to open.
    * - "refusing": the port accepts WebSockets and closes each one at once, as a proxy does whose
    *   database is down; the driver sees its connection end before Postgres answered.
+   * Calling it again while down switches to the other kind of outage.
    */
   dbDown(mode?: DbOutage): Promise<void>;
   dbUp(): Promise<void>;
@@ -59,7 +61,7 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
   let proxy: WsProxy | null = await startWsProxy();
   const proxyPort = proxy.port;
-  let refuser: WebSocketServer | null = null;
+  let refuser: Refuser | null = null;
   const secrets = {
     DATABASE_URL: pooler?.url ?? url,
     DB_WS_PROXY: `127.0.0.1:${proxyPort}`,
@@ -107,19 +109,24 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
       const up = proxy;
       proxy = null;
       await up?.close();
+      if (mode === "unreachable" && refuser) {
+        const r = refuser;
+        refuser = null;
+        await r.close();
+      }
       if (mode === "refusing" && !refuser) refuser = await startRefuser(proxyPort);
     },
     async dbUp() {
       const r = refuser;
       refuser = null;
-      if (r) await closeServer(r);
+      if (r) await r.close();
       proxy ??= await startWsProxy(proxyPort);
     },
     async stop() {
       await stack.worker.stop();
       await sql.end();
       await proxy?.close();
-      if (refuser) await closeServer(refuser);
+      await refuser?.close();
       await pooler?.close();
       await drop();
       await server.close();
@@ -139,20 +146,26 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** A WebSocket server that accepts each connection and ends it at once (see `dbDown`). */
-async function startRefuser(port: number): Promise<WebSocketServer> {
-  const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false });
-  wss.on("connection", (ws) => ws.close(1011, "database unavailable"));
-  await new Promise<void>((resolve, reject) => {
-    wss.once("listening", resolve);
-    wss.once("error", reject);
-  });
-  return wss;
-}
+/** A server that accepts each WebSocket and ends it at once (see `dbDown`). */
+type Refuser = { close(): Promise<void> };
 
-function closeServer(wss: WebSocketServer): Promise<void> {
-  return new Promise((resolve) => {
-    for (const client of wss.clients) client.terminate();
-    wss.close(() => resolve());
+async function startRefuser(port: number): Promise<Refuser> {
+  const server = http.createServer((_req, res) => res.writeHead(503).end());
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  server.on("upgrade", (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => ws.close(1011, "database unavailable"));
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        // Half-open handshakes and idle keep-alive connections too, or close() waits for them.
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -4,7 +4,8 @@
  * go to console.error, coloured); the Worker logs one JSON object per line (src/lib/log.ts).
  */
 
-export type WorkerLogLine = { level?: string; msg?: string; [field: string]: unknown };
+/** One JSON log line; `receivedAt` (ms) is when this process read it. */
+export type WorkerLogLine = { level?: string; msg?: string; receivedAt: number; [field: string]: unknown };
 
 export type WorkerLogCapture = {
   readonly lines: WorkerLogLine[];
@@ -30,7 +31,9 @@ export function captureWorkerLogs(): WorkerLogCapture {
           if (start < 0) continue;
           try {
             const parsed: unknown = JSON.parse(raw.slice(start));
-            if (typeof parsed === "object" && parsed !== null && "msg" in parsed) lines.push(parsed as WorkerLogLine);
+            if (typeof parsed === "object" && parsed !== null && "msg" in parsed) {
+              lines.push({ ...(parsed as object), receivedAt: Date.now() } as WorkerLogLine);
+            }
           } catch {
             // Not one of the Worker's JSON lines.
           }

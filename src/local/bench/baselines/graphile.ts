@@ -77,7 +77,9 @@ export async function measureGraphile(opts: {
     };
   } finally {
     await runner?.stop().catch(() => {});
-    await utils.release().catch(() => {});
+    await Promise.resolve()
+      .then(() => utils.release())
+      .catch(() => {});
     await scratch.drop().catch(() => {});
   }
 }

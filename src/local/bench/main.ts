@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: the dispatcher's benchmark. Starts the real Worker in workerd against a
+ * scratch database on the machine's Postgres (through PgBouncer and the Neon driver's proxy),
+ * measures its baselines and scenarios in one run, prints a summary and writes
+ * bench/results/<timestamp>.json. See options.ts for the flags.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { PROJECT_ROOT } from "../dev-vars";
+import { measureBarePush } from "./baselines/bare-push";
+import { measureGraphile } from "./baselines/graphile";
+import { measureNeonFloor } from "./baselines/neon-floor";
+import { ConsoleCapture } from "./console-capture";
+import { machineInfo } from "./machine";
+import type { MachineInfo } from "./machine";
+import { USAGE, parseCli } from "./options";
+import type { BenchConfig, ScenarioName } from "./options";
+import { Progress } from "./progress";
+import { completeReport, fileStamp, renderSummary, writeReport } from "./report";
+import type { BenchReport } from "./report";
+import type { BenchContext } from "./scenarios/common";
+import { runConnectStorm } from "./scenarios/connect-storm";
+import { runDispatch } from "./scenarios/dispatch";
+import type { DispatchOptions } from "./scenarios/dispatch";
+import { runHeartbeat } from "./scenarios/heartbeat";
+import { runRoundTrips } from "./scenarios/round-trips";
+import { runSweepDrain } from "./scenarios/sweep-drain";
+import { runThroughput } from "./scenarios/throughput";
+import { startBenchStack } from "./stack";
+import type { BenchStack, PoolerMode } from "./stack";
+import { evaluateTargets } from "./targets";
+import type { BenchResults } from "./targets";
+
+export const DEFAULT_RESULTS_DIR = path.join(PROJECT_ROOT, "bench/results");
+
+export type BenchRun = { report: BenchReport; jsonPath: string; summary: string };
+
+/** The stack of the run in progress, so an interrupt can still drop the scratch database. */
+let active: BenchStack | undefined;
+
+const STANDING_NOTES = [
+  "Load generator, agents and the WebSocket→TCP proxy share this Node process, and the machine's cores with workerd, PgBouncer and Postgres: every figure includes that contention, baselines too.",
+  "Warm dispatch: the bench marks each session terminated after its frame arrived (untimed), so all agents stay equally loaded and the selection keeps picking a recently active agent whose Durable Object is awake.",
+  "Heartbeats: the DO writes Postgres only when the stored heartbeat is over 55 s old or the capacity changed; the window follows one warm-up heartbeat per agent, so ~0 writes per heartbeat is the steady state (at the real 30 s cadence expect ~0.5).",
+  "Round trips count committed Postgres transactions: a multi-statement transaction counts once.",
+];
+
+export async function runBench(config: BenchConfig, opts: { resultsDir?: string; argv?: string[] } = {}): Promise<BenchRun> {
+  const startedAt = new Date();
+  const progress = new Progress();
+  const capture = new ConsoleCapture();
+  capture.install();
+  const results: BenchResults = { baselines: { neonFloor: {} }, dispatch: [], errors: {} };
+  const notes = [...STANDING_NOTES];
+  if (config.quick) notes.push("--quick: fewer agents and samples than the targets assume; with n < 100 samples p99 is close to the maximum.");
+  let machine: MachineInfo | null = null;
+  const primary: PoolerMode = config.pooler === "direct" ? "direct" : "pgbouncer";
+  const has = (s: ScenarioName) => config.scenarios.includes(s);
+
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    progress.phase(name);
+    try {
+      return await fn();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      results.errors[name] = message;
+      progress.line(`  ✗ ${name} failed: ${message}`);
+      return undefined;
+    }
+  };
+
+  try {
+    progress.phase(`setup: Postgres scratch database, ${primary === "pgbouncer" ? "PgBouncer, " : ""}proxy, Worker in workerd`);
+    const stack = await startBenchStack({ pooler: primary, needPgBouncer: config.pooler !== "direct" });
+    active = stack;
+    const ctx: BenchContext = { stack, progress };
+    machine = await machineInfo(stack.server.url);
+    progress.line(`  Worker at ${stack.httpUrl()} (workerd pid ${stack.workerPid ?? "unknown"}), DB path: ${primary}`);
+
+    if (has("dispatch")) {
+      const modes: PoolerMode[] = config.pooler === "both" ? ["pgbouncer", "direct"] : [primary];
+      for (const mode of modes) {
+        const floor = await phase(`baseline: Neon driver connect+INSERT [${mode}]`, () =>
+          measureNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, samples: config.baselines.floorSamples, label: mode }),
+        );
+        if (floor) {
+          results.baselines.neonFloor[mode] = floor;
+          progress.line(`  p50 ${floor.connectInsert.p50} ms, p99 ${floor.connectInsert.p99} ms`);
+        }
+      }
+    }
+    if (has("dispatch") || has("throughput")) {
+      results.baselines.barePush = await phase("baseline: bare Worker→DO→ws.send (second workerd, no database)", () =>
+        measureBarePush({
+          latencySamples: config.baselines.pushLatencySamples,
+          pushes: config.throughput.commands,
+          agents: config.throughput.agents,
+          inFlight: config.throughput.inFlight,
+          onProgress: (t) => progress.update(t),
+        }),
+      );
+      const p = results.baselines.barePush;
+      if (p) progress.line(`  p50 ${p.latency.p50} ms, p99 ${p.latency.p99} ms; ceiling ${p.ceiling.perSecond} pushes/s`);
+    }
+    if (has("dispatch")) {
+      results.baselines.graphile = await phase("peer: graphile-worker on the same Postgres", () =>
+        measureGraphile({
+          serverUrl: stack.server.url,
+          latencySamples: config.baselines.graphileSamples,
+          jobs: config.baselines.graphileJobs,
+          inFlightAdds: config.throughput.inFlight,
+          onProgress: (t) => progress.update(t),
+        }),
+      );
+      const g = results.baselines.graphile;
+      if (g) progress.line(`  add→start p50 ${g.addToStart.p50} ms, p99 ${g.addToStart.p99} ms; ${g.throughput.perSecond} jobs/s`);
+    }
+
+    if (has("roundtrips")) results.roundTrips = await phase("database round trips per operation", () => runRoundTrips(ctx, config.roundTrips));
+    const dispatchOpts = (pooler: PoolerMode): DispatchOptions => ({
+      pooler,
+      levels: config.dispatch.levels,
+      samples: config.dispatch.samples,
+      ...(config.dispatch.hibernation ? { hibernation: config.dispatch.hibernation } : {}),
+    });
+    if (has("dispatch")) {
+      const d = await phase(`dispatch latency [${primary}]`, () => runDispatch(ctx, dispatchOpts(primary)));
+      if (d) results.dispatch.push(d);
+    }
+    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => runThroughput(ctx, config.throughput));
+    if (has("sweep")) results.sweep = await phase("sweep drain", () => runSweepDrain(ctx, config.sweep));
+    if (has("storm")) results.storm = await phase("connect storm", () => runConnectStorm(ctx, config.storm));
+    if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => runHeartbeat(ctx, config.heartbeat));
+    if (has("dispatch") && config.pooler === "both") {
+      const d = await phase("dispatch latency [direct]", async () => {
+        await stack.useWorker("direct");
+        return runDispatch(ctx, dispatchOpts("direct"));
+      });
+      if (d) results.dispatch.push(d);
+    }
+  } catch (err) {
+    results.errors["setup"] = err instanceof Error ? err.message : String(err);
+    progress.line(`  ✗ setup failed: ${results.errors["setup"]}`);
+  } finally {
+    progress.phase("teardown: stopping the Worker, PgBouncer and proxy; dropping the scratch database");
+    await active?.stop().catch(() => {});
+    active = undefined;
+    progress.done();
+  }
+
+  const finishedAt = new Date();
+  const dir = opts.resultsDir ?? DEFAULT_RESULTS_DIR;
+  const stamp = fileStamp(startedAt);
+  capture.uninstall();
+  const logFile = path.join(dir, `${stamp}.worker.log`);
+  const report = completeReport({
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+    argv: opts.argv ?? [],
+    config,
+    machine,
+    targets: evaluateTargets(results),
+    results,
+    workerLog: { file: path.relative(PROJECT_ROOT, logFile), lines: capture.log.lines, warnings: capture.log.warnings, errors: capture.log.errors },
+    notes,
+  });
+  const jsonPath = writeReport(dir, stamp, report);
+  capture.writeTo(logFile);
+  return { report, jsonPath, summary: renderSummary(report) };
+}
+
+async function cli(): Promise<number> {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  for (const w of parsed.warnings) process.stdout.write(`warning: ${w}\n`);
+  process.once("SIGINT", () => {
+    process.stdout.write("\ninterrupted: cleaning up\n");
+    void (active?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+  const run = await runBench(parsed.config, { argv: process.argv.slice(2) });
+  process.stdout.write(`\n${run.summary}\n\nJSON: ${path.relative(process.cwd(), run.jsonPath)}\n`);
+  return Object.keys(run.report.results.errors).length ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  cli().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${USAGE}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * The targets the summary checks, each as measured value, baseline, ratio and pass/fail. Every
+ * baseline was measured in the same run, so a slow moment of the machine moves both sides.
+ */
+import type { BarePushResult } from "./baselines/bare-push";
+import type { GraphileResult } from "./baselines/graphile";
+import type { NeonFloorResult } from "./baselines/neon-floor";
+import type { ConnectStormResult } from "./scenarios/connect-storm";
+import type { DispatchResult } from "./scenarios/dispatch";
+import type { HeartbeatResult } from "./scenarios/heartbeat";
+import type { RoundTripsResult } from "./scenarios/round-trips";
+import type { SweepDrainResult } from "./scenarios/sweep-drain";
+import type { ThroughputResult } from "./scenarios/throughput";
+import type { PoolerMode } from "./stack";
+import { round } from "./stats";
+
+export type BenchResults = {
+  baselines: {
+    neonFloor: Partial<Record<PoolerMode, NeonFloorResult>>;
+    barePush?: BarePushResult;
+    graphile?: GraphileResult;
+  };
+  roundTrips?: RoundTripsResult;
+  dispatch: DispatchResult[];
+  throughput?: ThroughputResult;
+  sweep?: SweepDrainResult;
+  storm?: ConnectStormResult;
+  heartbeat?: HeartbeatResult;
+  /** Phase name → error message, for phases that failed (the rest of the run went on). */
+  errors: Record<string, string>;
+};
+
+export type TargetRow = {
+  target: string;
+  measured: number | null;
+  baseline: number | null;
+  unit: string;
+  /** measured ÷ baseline */
+  ratio: number | null;
+  /** The condition on the ratio, e.g. "≤ 1.5". */
+  limit: string;
+  pass: boolean | null;
+  note?: string;
+};
+
+/** Storm target from the brief: 2,000 agents online within 20 s. */
+const STORM_TARGET_AGENTS = 2_000;
+const STORM_TARGET_MS = 20_000;
+const SWEEP_TARGET_PER_S = 2_000;
+
+function row(target: string, measured: number | undefined, baseline: number | undefined, unit: string, op: "≤" | "≥", limit: number, note?: string): TargetRow {
+  if (measured === undefined || baseline === undefined || !Number.isFinite(measured) || !Number.isFinite(baseline) || baseline === 0) {
+    return { target, measured: measured ?? null, baseline: baseline ?? null, unit, ratio: null, limit: `${op} ${limit}`, pass: null, note: note ?? "not measured" };
+  }
+  const ratio = round(measured / baseline, 3);
+  const pass = op === "≤" ? ratio <= limit : ratio >= limit;
+  return { target, measured: round(measured), baseline: round(baseline), unit, ratio, limit: `${op} ${limit}`, pass, ...(note ? { note } : {}) };
+}
+
+export function evaluateTargets(results: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const push = results.baselines.barePush;
+  for (const dispatch of results.dispatch) {
+    const largest = dispatch.levels[dispatch.levels.length - 1];
+    const neon = results.baselines.neonFloor[dispatch.pooler];
+    const floor = neon && push ? neon.connectInsert.p50 + push.latency.p50 : undefined;
+    const n = largest?.agents ?? 0;
+    const path = `[${dispatch.pooler}]`;
+    rows.push(row(`dispatch p50 ${path} at ${n} agents ≤ 1.5 × floor (neon connect+insert p50 + bare push p50)`, largest?.latency.p50, floor, "ms", "≤", 1.5));
+    rows.push(row(`dispatch p99 ${path} at ${n} agents ≤ 3 × floor`, largest?.latency.p99, floor, "ms", "≤", 3));
+    if (dispatch.pooler === results.dispatch[0]?.pooler) {
+      rows.push(row(`dispatch p50 ${path} at ${n} agents ≤ graphile-worker add→start p50`, largest?.latency.p50, results.baselines.graphile?.addToStart.p50, "ms", "≤", 1));
+    }
+  }
+  const tput = results.throughput;
+  rows.push(
+    row(
+      `end-to-end throughput ≥ 50 % of bare push ceiling${tput ? ` (${tput.commands} commands, ${tput.agents} agents, ${tput.inFlight} in flight)` : ""}`,
+      tput?.perSecond,
+      push?.ceiling.perSecond,
+      "cmd/s",
+      "≥",
+      0.5,
+    ),
+  );
+  const sweep = results.sweep;
+  rows.push(row(`sweep drain ≥ ${SWEEP_TARGET_PER_S} commands/s${sweep ? ` (${sweep.commands} commands)` : ""}`, sweep?.perSecond, SWEEP_TARGET_PER_S, "cmd/s", "≥", 1));
+  const storm = results.storm;
+  rows.push(
+    row(
+      `connect storm: ${storm?.agents ?? STORM_TARGET_AGENTS} agents online (+ commands received) within 20 s`,
+      storm ? Math.max(storm.allOnlineMs, storm.allCommandsMs) / 1000 : undefined,
+      STORM_TARGET_MS / 1000,
+      "s",
+      "≤",
+      1,
+      storm && storm.agents < STORM_TARGET_AGENTS ? `only ${storm.agents} agents (the target is for ${STORM_TARGET_AGENTS})` : undefined,
+    ),
+  );
+  return rows;
+}
+
+/** Informational figures (no pass/fail), for the summary and the JSON. */
+export function informational(results: BenchResults): Array<{ label: string; value: string }> {
+  const out: Array<{ label: string; value: string }> = [];
+  for (const d of results.dispatch) {
+    if (d.hibernation) {
+      const l = d.hibernation.latency;
+      out.push({ label: `dispatch from hibernation [${d.pooler}] (${l.n} idle agents)`, value: `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms` });
+    }
+  }
+  const hb = results.heartbeat;
+  if (hb) {
+    out.push({
+      label: `heartbeat (${hb.agents} agents, ${hb.heartbeats} heartbeats, ${hb.heartbeatsPerSecond}/s)`,
+      value:
+        `${hb.writesPerHeartbeat} agents-row writes/hb, ${hb.transactionsPerHeartbeat} xacts/hb, ` +
+        `${hb.cpuMsPerHeartbeat ?? "n/a"} ms workerd CPU/hb (idle floor ${hb.idleCpuMsPerSecond ?? "n/a"} ms CPU/s)`,
+    });
+  }
+  const gw = results.baselines.graphile;
+  if (gw) out.push({ label: `graphile-worker throughput (${gw.throughput.jobs} jobs, concurrency ${gw.throughput.concurrency})`, value: `${gw.throughput.perSecond} jobs/s` });
+  return out;
+}
