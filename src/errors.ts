@@ -50,15 +50,19 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
 export function isDatabaseUnavailable(err: unknown): boolean {
   const code = sqlState(err);
   if (code) return UNAVAILABLE_SQLSTATE.test(code);
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    // The neon driver reports a failed WebSocket as a bare ErrorEvent (not an Error), at any
+    // depth: drizzle wraps it as the cause of its own error.
+    if ((e as { type?: unknown }).type === "error") return true;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message !== "string") continue;
     // drizzle's wrapper quotes the SQL (column names like idle_timeout): judge only driver errors.
-    if (e.message.startsWith("Failed query:")) continue;
-    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|timed? ?out/i.test(e.message)) {
+    if (message.startsWith("Failed query:")) continue;
+    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out/i.test(message)) {
       return true;
     }
   }
-  // The neon driver reports a failed WebSocket as a bare ErrorEvent, not an Error.
-  return typeof err === "object" && err !== null && (err as { type?: unknown }).type === "error";
+  return false;
 }
 
 /** The SQLSTATE of a Postgres error somewhere in the `cause` chain. */

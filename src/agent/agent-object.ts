@@ -59,6 +59,9 @@ export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "a
 /** A just-created command the API hands over so the DO can push it without reading it back. */
 export type PushableCommand = { commandId: string; action: string; payload: unknown };
 
+/** How many sent ids a wake-up remembers (only races within milliseconds matter). */
+const RECENTLY_SENT_LIMIT = 1000;
+
 /** Frames applied per outbox flush; the rest wait for the next one. */
 const OUTBOX_BATCH = 100;
 
@@ -74,6 +77,8 @@ export class AgentObject extends DurableObject<Env> {
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
   #draining: Promise<number> | null = null;
   #drainAgain = false;
+  /** Ids sent during this wake-up: a push racing a drain that already sent it is skipped. */
+  #recentlySent = new Set<string>();
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
   #frames: Promise<void> = Promise.resolve();
   /** Agent status writes (online/offline) are chained so they land in event order. */
@@ -117,6 +122,7 @@ export class AgentObject extends DurableObject<Env> {
     const current = this.#current();
     if (!current) return { ok: false, reason: "agent_offline" };
     const agentId = current.attachment.agentId;
+    if (push && this.#recentlySent.has(push.commandId)) return { ok: true, sent: 0 };
     if (push && !this.#draining && !this.ctx.storage.kv.get(KEY.connectWork)) {
       return { ok: true, sent: await this.#pushThenMark(agentId, current.ws, push) };
     }
@@ -133,10 +139,11 @@ export class AgentObject extends DurableObject<Env> {
       let sent = 0;
       try {
         ws.send(encodeCommandFrame(cmd));
+        this.#rememberSent(cmd.commandId);
         sent = 1;
         const db = this.#db();
         try {
-          await commandMarkSent(db.db, cmd.commandId, this.#policy().ackLeaseSeconds);
+          await commandMarkSent(db.db, cmd.commandId, this.#policy());
         } catch (err) {
           this.#log(agentId).warn("AgentObject could not record a pushed command as sent", { err });
         } finally {
@@ -411,12 +418,13 @@ export class AgentObject extends DurableObject<Env> {
       }
       for (;;) {
         if (!this.#current()) return sent;
-        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH, this.#policy().ackLeaseSeconds);
+        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH, this.#policy());
         for (const [i, cmd] of batch.entries()) {
           const ws = this.#current()?.ws;
           try {
             if (!ws) throw new Error("socket gone");
             ws.send(encodeCommandFrame(cmd)); // one JSON object per message (checklist 12)
+            this.#rememberSent(cmd.commandId);
             sent++;
           } catch {
             // The socket went away mid-batch: the rest go back to pending for the next connect.
@@ -447,6 +455,11 @@ export class AgentObject extends DurableObject<Env> {
       if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) return { ws, attachment };
     }
     return null;
+  }
+
+  #rememberSent(commandId: string): void {
+    if (this.#recentlySent.size >= RECENTLY_SENT_LIMIT) this.#recentlySent.clear();
+    this.#recentlySent.add(commandId);
   }
 
   #getHeartbeat(): HeartbeatMemory | null {

@@ -3,9 +3,15 @@
  * test/integration/agent.frames.test.ts and the session lifecycle tests.
  */
 import type { Db } from "../db/client";
-import { commandAck, commandComplete, commandFail, commandInFlightForSession } from "../db/queries/commands";
+import {
+  commandAck,
+  commandComplete,
+  commandFail,
+  commandInFlightForSession,
+  commandRestartHeadLease,
+} from "../db/queries/commands";
+import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
-import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterComplete, sessionAfterFailure } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
@@ -17,20 +23,20 @@ export async function applyAgentFrame(
   db: Db,
   agentId: string,
   frame: WorkFrame,
-  policy: Pick<DeliveryPolicy, "runLeaseSeconds">,
+  policy: LeaseSettings,
 ): Promise<void> {
   switch (frame.type) {
     case "ack":
       await commandAck(db, agentId, frame.payload.commandId, policy.runLeaseSeconds);
       return;
     case "complete":
-      await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null);
+      await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null, policy);
       return;
     case "failed":
-      await fail(db, agentId, frame.payload.commandId, frame.payload.error);
+      await fail(db, agentId, frame.payload.commandId, frame.payload.error, policy);
       return;
     case "command_error":
-      await fail(db, agentId, frame.commandId, frame.error);
+      await fail(db, agentId, frame.commandId, frame.error, policy);
       return;
     case "command_response": {
       // docker-agent names the session, not the command: it runs commands one at a time, so the
@@ -39,9 +45,9 @@ export async function applyAgentFrame(
       if (!cmd) return;
       if (frame.success) {
         const state = frame.status ?? "";
-        await complete(db, agentId, cmd.commandId, { sessionId: frame.sessionId, state, container: frame.container ?? null });
+        await complete(db, agentId, cmd.commandId, { sessionId: frame.sessionId, state, container: frame.container ?? null }, policy);
       } else {
-        await fail(db, agentId, cmd.commandId, frame.error ?? "command failed");
+        await fail(db, agentId, cmd.commandId, frame.error ?? "command failed", policy);
       }
       return;
     }
@@ -60,12 +66,22 @@ export async function applyAgentFrame(
   }
 }
 
-async function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null): Promise<void> {
+async function complete(
+  db: Db,
+  agentId: string,
+  commandId: string,
+  result: Record<string, unknown> | null,
+  lease: LeaseSettings,
+): Promise<void> {
   const row = await commandComplete(db, agentId, commandId, result);
-  if (row) await sessionAfterComplete(db, row, result);
+  if (!row) return;
+  await sessionAfterComplete(db, row, result);
+  await commandRestartHeadLease(db, agentId, lease); // the next command is now the one it works on
 }
 
-async function fail(db: Db, agentId: string, commandId: string, error: string): Promise<void> {
+async function fail(db: Db, agentId: string, commandId: string, error: string, lease: LeaseSettings): Promise<void> {
   const row = await commandFail(db, agentId, commandId, error);
-  if (row) await sessionAfterFailure(db, row);
+  if (!row) return;
+  await sessionAfterFailure(db, row);
+  await commandRestartHeadLease(db, agentId, lease);
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReferenceAgent } from "../../src/local/agent/agent";
+import { frameFields } from "../../src/local/agent/dialect";
 import type { Command, OutboundFrame } from "../../src/local/agent/dialect";
 import { auditViolations, installCommandAudit, transitions } from "./helpers/command-audit";
 import { eventually, startStack } from "./helpers/stack";
@@ -62,8 +63,6 @@ describe("an agent killed between ack and complete", () => {
     return { agent, seen };
   }
 
-  const payloadOf = (f: OutboundFrame) => (f as { payload?: { commandId?: string; result?: unknown } }).payload;
-
   it("completes the command exactly once on the agent's next life, and leaves the others alone", async () => {
     // A command that finished before the fault: it must stay exactly as it is.
     await insert("cmd-before");
@@ -78,7 +77,7 @@ describe("an agent killed between ack and complete", () => {
     await insert("cmd-victim");
     const doomed = spawn(60_000);
     await eventually("the victim's ack sent", async () =>
-      doomed.seen.sent.some((f) => f.type === "ack" && payloadOf(f)?.commandId === "cmd-victim") ? true : undefined,
+      doomed.seen.sent.some((f) => f.type === "ack" && frameFields(f)["commandId"] === "cmd-victim") ? true : undefined,
     );
     await eventually("the victim acknowledged in Postgres", async () => ((await row("cmd-victim")).status === "ack" ? true : undefined));
     await doomed.agent.kill();
@@ -107,7 +106,7 @@ describe("an agent killed between ack and complete", () => {
     const finals = reborn.seen.done.filter((d) => d.command.commandId === "cmd-victim");
     expect(finals).toHaveLength(1);
     expect(finals[0]!.final.type).toBe("complete");
-    expect(completed.result).toEqual(payloadOf(finals[0]!.final)?.result);
+    expect(completed.result).toEqual(frameFields(finals[0]!.final)["result"]);
     expect(reborn.seen.commands).toEqual(["cmd-victim"]); // cmd-before was never redelivered
 
     // Every status change the database made, in order: one lease expiry, one completion.

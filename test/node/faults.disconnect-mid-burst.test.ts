@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReferenceAgent } from "../../src/local/agent/agent";
+import { frameFields } from "../../src/local/agent/dialect";
 import type { OutboundFrame } from "../../src/local/agent/dialect";
 import { auditViolations, installCommandAudit } from "./helpers/command-audit";
 import { eventually, startStack } from "./helpers/stack";
@@ -56,7 +57,7 @@ describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
         heartbeatMs: 1000,
         backoff: { minMs: 50, maxMs: 200 },
         onCommand: (c, disposition) => disposition === "new" && life.received.push(c.commandId),
-        onFrameSent: (f: OutboundFrame) => f.type === "ack" && life.started.push((f as { payload: { commandId: string } }).payload.commandId),
+        onFrameSent: (f: OutboundFrame) => f.type === "ack" && life.started.push(String(frameFields(f)["commandId"])),
         onCommandDone: (c) => {
           life.done.push(c.commandId);
           // Die just after the next command started: one is certainly acknowledged and unfinished.

@@ -7,10 +7,13 @@
  * `npm run soak` runs 10,000 commands over 200 agents.
  *   SOAK_COMMANDS (1000)  SOAK_AGENTS (50)  SOAK_DISCONNECT_EVERY_MS (1000)  SOAK_SEED (1)
  *   SOAK_WORK_MS (5)      SOAK_TIMEOUT_MS (max(45 s, 40 ms per command))
+ *   SOAK_ACK_LEASE_SECONDS (5)  SOAK_RUN_LEASE_SECONDS (3): short, so a killed agent's commands
+ *   come back within seconds (production: 60 and 900).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReferenceAgent } from "../../src/local/agent/agent";
+import { frameFields } from "../../src/local/agent/dialect";
 import type { OutboundFrame } from "../../src/local/agent/dialect";
 import { auditViolations, installCommandAudit } from "./helpers/command-audit";
 import { eventually, startStack } from "./helpers/stack";
@@ -27,6 +30,8 @@ const DISCONNECT_EVERY_MS = env("SOAK_DISCONNECT_EVERY_MS", 1000);
 const SEED = env("SOAK_SEED", 1);
 const WORK_MS = env("SOAK_WORK_MS", 5);
 const TIMEOUT_MS = env("SOAK_TIMEOUT_MS", Math.max(45_000, COMMANDS * 40));
+const ACK_LEASE_SECONDS = env("SOAK_ACK_LEASE_SECONDS", 5);
+const RUN_LEASE_SECONDS = env("SOAK_RUN_LEASE_SECONDS", 3);
 /** Kills stop once this share of the commands completed, so the tail is not all recovery. */
 const KILL_UNTIL = 0.95;
 
@@ -50,7 +55,9 @@ describe(`soak: ${COMMANDS} commands over ${AGENTS} agents, a random agent kille
 
   beforeAll(async () => {
     // One source address for every agent: the per-IP limit would (rightly) throttle them.
-    stack = await startStack({ vars: { RATE_LIMIT_ENABLED: "false", ACK_LEASE_SECONDS: "5", RUN_LEASE_SECONDS: "3" } });
+    stack = await startStack({
+      vars: { RATE_LIMIT_ENABLED: "false", ACK_LEASE_SECONDS: String(ACK_LEASE_SECONDS), RUN_LEASE_SECONDS: String(RUN_LEASE_SECONDS) },
+    });
     await installCommandAudit(stack.sql);
     const rows: string[] = [];
     const params: string[] = [];
@@ -92,7 +99,7 @@ describe(`soak: ${COMMANDS} commands over ${AGENTS} agents, a random agent kille
         heartbeatMs: 10_000,
         backoff: { minMs: 100, maxMs: 2000 },
         onFrameSent: (f: OutboundFrame) => {
-          if (f.type === "ack") starts[i]!.push((f as { payload: { commandId: string } }).payload.commandId);
+          if (f.type === "ack") starts[i]!.push(String(frameFields(f)["commandId"]));
         },
         onCommandDone: () => reportedDone++,
       });
@@ -157,13 +164,23 @@ describe(`soak: ${COMMANDS} commands over ${AGENTS} agents, a random agent kille
     const reRuns = starts.reduce((sum, list) => sum + list.length - new Set(list).size, 0);
     const deliveries: number = agg[0].deliveries;
     console.log(
-      `[soak] commands ${COMMANDS}, agents ${AGENTS}, seed ${SEED}, disconnects ${disconnects}, ` +
+      `[soak] commands ${COMMANDS}, agents ${AGENTS}, seed ${SEED}, leases ack ${ACK_LEASE_SECONDS} s / run ${RUN_LEASE_SECONDS} s, ` +
+        `disconnects ${disconnects}, ` +
         `deliveries ${deliveries} (redeliveries ${deliveries - COMMANDS}, max attempts of one command ${agg[0].max_attempts}), ` +
         `completions reported by agents ${reportedDone}, commands run again on a new life ${reRuns}, ` +
         `first starts out of creation order ${outOfOrder}, wall ${(wallMs / 1000).toFixed(1)} s, ` +
         `${((COMMANDS / wallMs) * 1000).toFixed(0)} commands/s; final statuses ${JSON.stringify(counts)}`,
     );
 
+    if (completed !== COMMANDS) {
+      const { rows: sample } = await stack.sql.query(
+        `select c.command_id, c.agent_id, c.status, c.attempts, c.error_message,
+                (select string_agg(a.from_status || '>' || a.to_status, ' ' order by a.n) from test_command_audit a
+                 where a.command_id = c.command_id and a.from_status is not null) as history
+         from agent_commands c where c.status <> 'completed' order by (c.status = 'failed') desc, c.created_at limit 5`,
+      );
+      console.log(`[soak] not completed (sample): ${JSON.stringify(sample, null, 1)}`);
+    }
     expect(counts).toEqual({ completed: COMMANDS });
     expect(agg[0].n).toBe(COMMANDS);
     expect(violations).toEqual([]);

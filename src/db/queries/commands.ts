@@ -4,6 +4,7 @@
  * anything unfinished → cancelled (checklist item 35; README "Delivery").
  */
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { SQL, SQLWrapper } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { agentCommands, agents } from "../schema";
 import type { CommandRow } from "../schema";
@@ -12,6 +13,9 @@ import type { CommandRow } from "../schema";
 export const TERMINAL_STATUSES = ["completed", "failed", "expired", "cancelled"] as const;
 /** Statuses an agent's answer can still move forward. */
 const OPEN_STATUSES = ["pending", "sent", "ack"];
+
+/** Lease lengths, from the delivery policy. */
+export type LeaseSettings = { ackLeaseSeconds: number; runLeaseSeconds: number };
 
 export type NewCommand = {
   commandId: string;
@@ -62,6 +66,16 @@ export async function commandList(
     .limit(filter.limit);
 }
 
+/**
+ * The lease a `sent` command gets: the ack lease, except for docker-platform agents, which never
+ * send `ack` (docker-agent answers only with its final command_response/command_error), so
+ * their whole run must fit in the lease.
+ */
+function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
+  return sql`(case when (select platform from ${agents} where ${agents.agentId} = ${agentId}) = 'docker'
+    then ${runLeaseSeconds}::float8 else ${ackLeaseSeconds}::float8 end)`;
+}
+
 /** A pending command the agent may be sent now: its backoff is over and its deadline is not. */
 const claimable = and(
   eq(agentCommands.status, "pending"),
@@ -78,7 +92,7 @@ export async function commandClaimPending(
   db: Queryable,
   agentId: string,
   limit: number,
-  ackLeaseSeconds: number,
+  lease: LeaseSettings,
 ): Promise<CommandRow[]> {
   const oldestPending = db
     .select({ id: agentCommands.id })
@@ -95,7 +109,7 @@ export async function commandClaimPending(
         sentAt: sql`now()`,
         updatedAt: sql`now()`,
         attempts: sql`${agentCommands.attempts} + 1`,
-        leaseExpiresAt: sql`now() + make_interval(secs => ${ackLeaseSeconds})`,
+        leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
         nextAttemptAt: null,
       })
       .where(inArray(agentCommands.id, oldestPending))
@@ -106,7 +120,7 @@ export async function commandClaimPending(
 }
 
 /** Records a command pushed without a claim as `sent`, unless something moved it on already. */
-export async function commandMarkSent(db: Queryable, commandId: string, ackLeaseSeconds: number): Promise<boolean> {
+export async function commandMarkSent(db: Queryable, commandId: string, lease: LeaseSettings): Promise<boolean> {
   const rows = await db
     .update(agentCommands)
     .set({
@@ -114,7 +128,7 @@ export async function commandMarkSent(db: Queryable, commandId: string, ackLease
       sentAt: sql`now()`,
       updatedAt: sql`now()`,
       attempts: sql`${agentCommands.attempts} + 1`,
-      leaseExpiresAt: sql`now() + make_interval(secs => ${ackLeaseSeconds})`,
+      leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentCommands.agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
       nextAttemptAt: null,
     })
     .where(and(eq(agentCommands.commandId, commandId), eq(agentCommands.status, "pending")))
@@ -250,6 +264,23 @@ export async function commandInFlightForSession(
   return row;
 }
 
+/**
+ * When an agent finishes a command, the next one it holds (its oldest `sent`) becomes the one it
+ * works on: its lease starts now, not when it was sent behind the others.
+ */
+export async function commandRestartHeadLease(db: Queryable, agentId: string, lease: LeaseSettings): Promise<void> {
+  const head = db
+    .select({ id: agentCommands.id, status: agentCommands.status })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.agentId, agentId), inArray(agentCommands.status, ["sent", "ack"])))
+    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .limit(1);
+  await db
+    .update(agentCommands)
+    .set({ leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})` })
+    .where(sql`${agentCommands.id} = (select id from (${head}) h where h.status = 'sent')`);
+}
+
 /** Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished. */
 export async function commandCancel(db: Queryable, commandId: string): Promise<CommandRow | undefined> {
   const [row] = await db
@@ -329,12 +360,14 @@ const OUTCOME_COLUMNS = {
 /**
  * Expired leases: the command goes back to `pending` behind an exponential backoff with jitter
  * (5 s · 2^(attempts−1), at most 5 min), or, after `max_attempts` deliveries, ends `failed`.
- * A `sent` command waiting behind one the agent is still running (status `ack`, lease live) is
- * not expired: agents run commands one at a time, so its ack is legitimately late.
+ * Only an agent's oldest unfinished command is judged: agents run commands one at a time, in
+ * order, so the ones queued behind it are legitimately unanswered (their lease restarts when
+ * they reach the head, see commandRestartHeadLease).
  */
 export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
-  const busy = sql`exists (select 1 from ${agentCommands} other where other.agent_id = ${agentCommands.agentId}
-    and other.status = 'ack' and other.lease_expires_at > now())`;
+  const olderInFlight = sql`exists (select 1 from ${agentCommands} older where older.agent_id = ${agentCommands.agentId}
+    and older.status in ('sent', 'ack')
+    and (older.created_at, older.seq) < (${agentCommands.createdAt}, ${agentCommands.seq}))`;
   const expired = db
     .select({ id: agentCommands.id })
     .from(agentCommands)
@@ -342,7 +375,7 @@ export async function commandExpireLeases(db: Queryable, limit: number): Promise
       and(
         inArray(agentCommands.status, ["sent", "ack"]),
         sql`${agentCommands.leaseExpiresAt} < now()`,
-        or(eq(agentCommands.status, "ack"), sql`not ${busy}`),
+        sql`not ${olderInFlight}`,
       ),
     )
     .orderBy(asc(agentCommands.leaseExpiresAt))

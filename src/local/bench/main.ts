@@ -45,9 +45,9 @@ const STANDING_NOTES = [
   "Round trips count committed Postgres transactions: a multi-statement transaction counts once.",
 ];
 
-export async function runBench(config: BenchConfig, opts: { resultsDir?: string; argv?: string[] } = {}): Promise<BenchRun> {
+export async function runBench(config: BenchConfig, opts: { resultsDir?: string; argv?: string[]; silent?: boolean } = {}): Promise<BenchRun> {
   const startedAt = new Date();
-  const progress = new Progress();
+  const progress = new Progress({ silent: opts.silent ?? false });
   const capture = new ConsoleCapture();
   capture.install();
   const results: BenchResults = { baselines: { neonFloor: {} }, dispatch: [], errors: {} };
@@ -160,7 +160,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
     argv: opts.argv ?? [],
     config,
     machine,
-    targets: evaluateTargets(results),
+    targets: evaluateTargets(results, config.scenarios),
     results,
     workerLog: { file: path.relative(PROJECT_ROOT, logFile), lines: capture.log.lines, warnings: capture.log.warnings, errors: capture.log.errors },
     notes,

@@ -31,14 +31,15 @@ export function presetConfig(quick: boolean): BenchConfig {
         quick,
         scenarios: [...SCENARIOS],
         pooler: "pgbouncer",
-        // Hibernation needs > 10 s idle whatever the preset; it is the longest wait of a quick run.
-        dispatch: { levels: [1, 100], samples: 40, hibernation: { samples: 30, idleMs: 11_000 } },
-        throughput: { commands: 1_000, agents: 200, inFlight: 32 },
+        // Sized to finish in under two minutes on a busy 2-core box. Hibernation needs > 10 s
+        // idle whatever the preset: the longest single wait of a quick run.
+        dispatch: { levels: [1, 100], samples: 30, hibernation: { samples: 20, idleMs: 10_500 } },
+        throughput: { commands: 500, agents: 200, inFlight: 32 },
         sweep: { commands: 2_000, agents: 100 },
         storm: { agents: 300 },
         heartbeat: { agents: 200, durationMs: 8_000 },
-        roundTrips: { reps: 8 },
-        baselines: { floorSamples: 50, pushLatencySamples: 50, graphileSamples: 50, graphileJobs: 1_000 },
+        roundTrips: { reps: 5 },
+        baselines: { floorSamples: 30, pushLatencySamples: 30, graphileSamples: 30, graphileJobs: 500 },
       }
     : {
         quick,

@@ -7,6 +7,12 @@ const PLAIN_INTERVAL_MS = 5_000;
 
 export class Progress {
   readonly #tty = Boolean(process.stdout.isTTY);
+  /** Silent: nothing is printed (tests). */
+  readonly #silent: boolean;
+
+  constructor(opts: { silent?: boolean } = {}) {
+    this.#silent = opts.silent ?? false;
+  }
   readonly #started = Date.now();
   #phase = "";
   #lastPlain = 0;
@@ -25,7 +31,7 @@ export class Progress {
 
   /** Transient status within the phase. */
   update(text: string): void {
-    if (text === this.#lastText) return;
+    if (this.#silent || text === this.#lastText) return;
     this.#lastText = text;
     const line = `[${this.#elapsed()}] ${this.#phase}: ${text}`;
     if (this.#tty) {
@@ -39,6 +45,7 @@ export class Progress {
 
   /** A permanent line (a result or a warning), printed above the status line. */
   line(text: string): void {
+    if (this.#silent) return;
     if (this.#tty) process.stdout.write("\r\x1b[2K");
     process.stdout.write(`[${this.#elapsed()}] ${text}\n`);
   }
@@ -56,6 +63,6 @@ export class Progress {
   }
 
   done(): void {
-    if (this.#tty) process.stdout.write("\r\x1b[2K");
+    if (!this.#silent && this.#tty) process.stdout.write("\r\x1b[2K");
   }
 }

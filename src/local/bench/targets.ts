@@ -57,7 +57,8 @@ function row(target: string, measured: number | undefined, baseline: number | un
   return { target, measured: round(measured), baseline: round(baseline), unit, ratio, limit: `${op} ${limit}`, pass, ...(note ? { note } : {}) };
 }
 
-export function evaluateTargets(results: BenchResults): TargetRow[] {
+/** Rows for the scenarios that were selected (a failed one still shows, unmeasured). */
+export function evaluateTargets(results: BenchResults, selected: readonly string[]): TargetRow[] {
   const rows: TargetRow[] = [];
   const push = results.baselines.barePush;
   for (const dispatch of results.dispatch) {
@@ -73,7 +74,7 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
     }
   }
   const tput = results.throughput;
-  rows.push(
+  if (selected.includes("throughput")) rows.push(
     row(
       `end-to-end throughput ≥ 50 % of bare push ceiling${tput ? ` (${tput.commands} commands, ${tput.agents} agents, ${tput.inFlight} in flight)` : ""}`,
       tput?.perSecond,
@@ -84,9 +85,9 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
     ),
   );
   const sweep = results.sweep;
-  rows.push(row(`sweep drain ≥ ${SWEEP_TARGET_PER_S} commands/s${sweep ? ` (${sweep.commands} commands)` : ""}`, sweep?.perSecond, SWEEP_TARGET_PER_S, "cmd/s", "≥", 1));
+  if (selected.includes("sweep")) rows.push(row(`sweep drain ≥ ${SWEEP_TARGET_PER_S} commands/s${sweep ? ` (${sweep.commands} commands)` : ""}`, sweep?.perSecond, SWEEP_TARGET_PER_S, "cmd/s", "≥", 1));
   const storm = results.storm;
-  rows.push(
+  if (selected.includes("storm")) rows.push(
     row(
       `connect storm: ${storm?.agents ?? STORM_TARGET_AGENTS} agents online (+ commands received) within 20 s`,
       storm ? Math.max(storm.allOnlineMs, storm.allCommandsMs) / 1000 : undefined,
@@ -108,6 +109,13 @@ export function informational(results: BenchResults): Array<{ label: string; val
       const l = d.hibernation.latency;
       out.push({ label: `dispatch from hibernation [${d.pooler}] (${l.n} idle agents)`, value: `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms` });
     }
+  }
+  const tp = results.throughput;
+  if (tp) {
+    out.push({
+      label: `throughput detail (${tp.commands} commands)`,
+      value: `${tp.createsPerSecond} creates/s; CPU per command: workerd ${tp.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${tp.benchProcessCpuMsPerCommand} ms`,
+    });
   }
   const hb = results.heartbeat;
   if (hb) {

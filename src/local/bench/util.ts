@@ -41,6 +41,26 @@ export async function pollUntil(what: string, check: () => Promise<boolean> | bo
 }
 
 /**
+ * Polls a counter until it reaches `target`. Fails when it has not moved for `stallMs` (the
+ * system under test is stuck, e.g. its database queries fail), rather than after a long timeout.
+ */
+export async function pollProgress(what: string, read: () => Promise<number> | number, target: number, stallMs: number, intervalMs = 100): Promise<void> {
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const value = await read();
+    if (value >= target) return;
+    if (value !== last) {
+      last = value;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`stalled at ${value}/${target} ${what} (no progress for ${stallMs / 1000} s)`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
  * Keyed rendezvous: `arrive(key, value)` and `wait(key)` may happen in either order. Agents can
  * receive a command frame before the HTTP response naming it has been read, so a waiter that
  * only listened after the response would miss it.

@@ -5,28 +5,14 @@
  * Every Worker request and DO event opens its own connection, so this is the unavoidable part
  * of a dispatch.
  */
-import { Client, neonConfig } from "@neondatabase/serverless";
+import { Client } from "@neondatabase/serverless";
 import pg from "pg";
-import ws from "ws";
+import { configureNeonDriver } from "../neon-driver";
 import type { LatencySummary } from "../stats";
 import { summarize } from "../stats";
 import { now } from "../util";
 
 export type NeonFloorResult = { connectInsert: LatencySummary; path: string };
-
-let configuredFor: number | undefined;
-
-/** The settings of useLocalProxy() in src/db/client.ts, plus the WebSocket class Node needs. */
-function configureDriver(proxyPort: number): void {
-  if (configuredFor === proxyPort) return;
-  configuredFor = proxyPort;
-  neonConfig.webSocketConstructor = ws;
-  neonConfig.wsProxy = (host, port) => `127.0.0.1:${proxyPort}/v1?address=${host}:${port}`;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
-  neonConfig.coalesceWrites = false;
-}
 
 /**
  * Sequential samples of connect + INSERT against `url`. Closing the connection is not timed:
@@ -44,7 +30,7 @@ export async function measureNeonFloor(opts: {
   await admin.connect();
   await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
   await admin.end();
-  configureDriver(opts.proxyPort);
+  configureNeonDriver(opts.proxyPort);
   const once = async () => {
     const started = now();
     const client = new Client(opts.url);

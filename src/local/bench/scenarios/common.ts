@@ -39,6 +39,9 @@ export async function connectAndWaitOnline(
     timeoutMs,
     200,
   );
+  // Each connect's drain (online write, re-queue, claim) may still be running: start from quiet.
+  ctx.progress.update("waiting for the connect drains to finish");
+  await ctx.stack.stats.waitQuiet();
 }
 
 /**

@@ -4,7 +4,7 @@
  * until Postgres shows them all online and every queued command has reached its agent.
  */
 import { AgentFleet } from "../agents";
-import { now, pollUntil } from "../util";
+import { now, pollProgress, pollUntil } from "../util";
 import type { BenchContext } from "./common";
 import { countOnline, retireFleet } from "./common";
 
@@ -18,6 +18,8 @@ export type ConnectStormResult = {
 };
 
 const STORM_TIMEOUT_MS = 120_000;
+/** Give up when no queued command has arrived for this long. */
+const STALL_MS = 20_000;
 
 export async function runConnectStorm(ctx: BenchContext, opts: { agents: number }): Promise<ConnectStormResult> {
   const { stack, progress } = ctx;
@@ -59,10 +61,11 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
         STORM_TIMEOUT_MS,
         100,
       );
+      onlineWatch.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
       await opening;
       const openAt = now();
       await onlineWatch;
-      await pollUntil("all storm commands received", () => seen.size >= opts.agents, STORM_TIMEOUT_MS, 20);
+      await pollProgress("storm commands received", () => seen.size, opts.agents, STALL_MS, 20);
       fleet.startHeartbeats(20_000);
       const result: ConnectStormResult = {
         agents: opts.agents,

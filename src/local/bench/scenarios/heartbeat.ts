@@ -33,7 +33,7 @@ export type HeartbeatResult = {
   warmupWrites: number;
 };
 
-const IDLE_SAMPLE_MS = 2_000;
+const IDLE_SAMPLE_MS = 1_000;
 /** Time for workerd to work through frames still queued when sending stops. */
 const DRAIN_MS = 1_000;
 
@@ -49,7 +49,8 @@ export async function runHeartbeat(ctx: BenchContext, opts: { agents: number; du
     progress.update("warm-up heartbeat (first capacity report: one write per agent)");
     const warmBefore = await stack.stats.snapshot();
     fleet.heartbeatAll();
-    await sleep(1_500);
+    await sleep(500);
+    await stack.stats.waitQuiet(300);
     const warmAfter = await stack.stats.snapshot();
     const warmupWrites = stack.stats.delta(warmBefore, warmAfter).agentsUpdated;
 

@@ -67,16 +67,13 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
   const perOp = (name: string) => operations.find((o) => o.operation === name)?.xactsPerOp ?? Number.NaN;
 
   try {
-    progress.update("calibrating pg_stat readings");
-    const overhead = await stack.stats.calibrate();
-
     await measure("agent connect (auth, online, drain)", reps, async (i) => {
       await transient.connect([connectCreds[i]!], { concurrency: 1, timeoutMs: 10_000 });
       await sleep(200); // the connect drain runs after the 101
     });
-    await measure("agent disconnect (offline)", 1, async () => {
-      await transient.close();
-      await sleep(300);
+    // All of them close at once; the count is per agent.
+    await measure("agent disconnect (offline)", reps, async (i) => {
+      if (i === 0) await transient.close();
     });
     await connectAndWaitOnline(ctx, main, [online!], "rt", { concurrency: 1 });
     if ((await countOnline(ctx, "rt-conn")) !== 0) progress.line("  note: round trips: transient agents still online");
@@ -120,7 +117,7 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
     const deliveryXacts = round(perOp("admin command, agent online (API + delivery)") - perOp("admin command, agent offline (API only)"));
     const result: RoundTripsResult = {
       reps,
-      snapshotOverheadXacts: overhead,
+      snapshotOverheadXacts: stack.stats.overheadXacts,
       operations,
       deliveryXacts,
       sessionCreateApiXacts: round(perOp("session create, agent online (incl. delivery)") - deliveryXacts),

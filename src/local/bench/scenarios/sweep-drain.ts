@@ -17,6 +17,8 @@ export type SweepDrainResult = {
   perSecond: number;
   /** Frames beyond one per command (a re-delivery would show here). */
   duplicates: number;
+  /** Commands that reached an agent before the first sweep call: should be 0 (nothing else delivers them). */
+  receivedBeforeSweep: number;
 };
 
 const SWEEP_LIMIT = 50;
@@ -42,6 +44,10 @@ export async function runSweepDrain(ctx: BenchContext, opts: { commands: number;
   try {
     await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
     fleet.startHeartbeats(20_000);
+    // Connect drains (online write, re-queue, claim) lag behind the online write under a burst:
+    // one still to claim would take the backlog before the sweep ever sees it.
+    progress.update("waiting for the connect drains to finish");
+    if (!(await stack.stats.waitQuiet(1_000))) progress.line("  note: Postgres did not go quiet before the backlog insert");
     progress.update(`inserting ${opts.commands} commands in SQL`);
     // created_at a minute back: the sweep skips commands younger than its grace (5 s).
     await stack.sql.query(
@@ -51,14 +57,20 @@ export async function runSweepDrain(ctx: BenchContext, opts: { commands: number;
        from generate_series(0, $1 - 1) as g`,
       [opts.commands, opts.agents],
     );
+    const receivedBeforeSweep = seen.size;
     const started = now();
     let sweeps = 0;
     const stopTicker = progress.ticker(() => `${seen.size}/${opts.commands} received after ${sweeps} sweep(s)`);
     try {
+      let idleSweeps = 0;
       while (seen.size < opts.commands) {
-        if (sweeps >= SWEEP_LIMIT) throw new Error(`${opts.commands - seen.size} commands undelivered after ${sweeps} sweeps`);
+        if (sweeps >= SWEEP_LIMIT || idleSweeps >= 3) {
+          throw new Error(`${opts.commands - seen.size} commands undelivered after ${sweeps} sweeps (${idleSweeps} in a row delivered nothing)`);
+        }
+        const before = seen.size;
         await stack.worker.sweep();
         sweeps++;
+        idleSweeps = seen.size === before ? idleSweeps + 1 : 0;
       }
     } finally {
       stopTicker();
@@ -71,6 +83,7 @@ export async function runSweepDrain(ctx: BenchContext, opts: { commands: number;
       elapsedMs,
       perSecond: perSecond(opts.commands, elapsedMs),
       duplicates: frames - seen.size,
+      receivedBeforeSweep,
     };
     progress.line(`  sweep drain: ${result.perSecond} commands/s (${opts.commands} over ${opts.agents} agents, ${sweeps} sweep call(s))`);
     return result;

@@ -5,9 +5,10 @@
  * `completed` (the agents' answers applied, not merely sent).
  */
 import { AgentFleet } from "../agents";
+import { treeCpuMs } from "../proc";
 import { BENCH_TEMPLATE } from "../stack";
-import { perSecond } from "../stats";
-import { now, pollUntil, runBounded } from "../util";
+import { perSecond, round } from "../stats";
+import { now, pollProgress, runBounded } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
 
@@ -24,7 +25,16 @@ export type ThroughputResult = {
   /** First create → all commands `completed` in Postgres: the headline figure. */
   completedMs: number;
   perSecond: number;
+  /**
+   * CPU spent per command over the run: workerd (Worker + DOs, one process) and this Node
+   * process (agents, HTTP client, the WebSocket→TCP proxy). Shows where a 2-core box saturates.
+   */
+  workerdCpuMsPerCommand: number | null;
+  benchProcessCpuMsPerCommand: number;
 };
+
+/** Give up when no command has completed for this long. */
+const STALL_MS = 20_000;
 
 export async function runThroughput(
   ctx: BenchContext,
@@ -41,6 +51,8 @@ export async function runThroughput(
     await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
     fleet.startHeartbeats(20_000);
     const before = fleet.counters.received;
+    const cpu0 = treeCpuMs(stack.workerPid);
+    const self0 = process.cpuUsage();
     const started = now();
     let answered = 0;
     const stopTicker = progress.ticker(
@@ -56,23 +68,24 @@ export async function runThroughput(
       });
       createdAt = now();
       const created = opts.commands - errors.length;
-      let completed = 0;
-      await pollUntil(
-        "every created command completed",
+      await pollProgress(
+        "commands completed",
         async () => {
           const { rows } = await stack.sql.query(
             `select count(*)::int as n from agent_commands where agent_id like 'tput-%' and status = 'completed'`,
           );
-          completed = (rows[0] as { n: number }).n;
-          return completed >= created;
+          return (rows[0] as { n: number }).n;
         },
-        180_000,
-        100,
+        created,
+        STALL_MS,
       );
     } finally {
       stopTicker();
     }
     const completedMs = now() - started;
+    const cpu1 = treeCpuMs(stack.workerPid);
+    const self = process.cpuUsage(self0);
+    const done = opts.commands - errors.length;
     if (errors.length) progress.line(`  note: ${errors.length} creates failed, e.g. ${String(errors[0])}`);
     const result: ThroughputResult = {
       commands: opts.commands,
@@ -83,10 +96,13 @@ export async function runThroughput(
       createsPerSecond: perSecond(opts.commands - errors.length, createdAt - started),
       deliveredMs: lastFrameAt - started,
       completedMs,
-      perSecond: perSecond(opts.commands - errors.length, completedMs),
+      perSecond: perSecond(done, completedMs),
+      workerdCpuMsPerCommand: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / done) : null,
+      benchProcessCpuMsPerCommand: round((self.user + self.system) / 1000 / done),
     };
     progress.line(
-      `  throughput: ${result.perSecond} commands/s end to end (${result.createsPerSecond} creates/s; ${opts.commands} over ${opts.agents} agents, ${opts.inFlight} in flight)`,
+      `  throughput: ${result.perSecond} commands/s end to end (${result.createsPerSecond} creates/s; ${opts.commands} over ${opts.agents} agents, ` +
+        `${opts.inFlight} in flight); CPU per command: workerd ${result.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${result.benchProcessCpuMsPerCommand} ms`,
     );
     return result;
   } finally {

@@ -1,0 +1,19 @@
+/**
+ * The Neon serverless driver in Node, configured exactly as src/db/client.ts configures it in
+ * the Worker (useLocalProxy), plus the WebSocket class Node needs. neonConfig is process-wide.
+ */
+import { neonConfig } from "@neondatabase/serverless";
+import ws from "ws";
+
+let configuredFor: number | undefined;
+
+export function configureNeonDriver(proxyPort: number): void {
+  if (configuredFor === proxyPort) return;
+  configuredFor = proxyPort;
+  neonConfig.webSocketConstructor = ws;
+  neonConfig.wsProxy = (host, port) => `127.0.0.1:${proxyPort}/v1?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+  neonConfig.coalesceWrites = false;
+}

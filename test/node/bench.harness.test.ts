@@ -1,0 +1,84 @@
+/**
+ * The benchmark harness (src/local/bench, `npm run bench`) stays working: it type-checks under
+ * its strict settings, and every scenario and baseline runs end to end at toy size against the
+ * real stack, producing its targets and JSON. The figures themselves are not judged here.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBench } from "../../src/local/bench/main";
+import { SCENARIOS, parseCli, presetConfig } from "../../src/local/bench/options";
+import type { BenchConfig } from "../../src/local/bench/options";
+import { percentile, summarize } from "../../src/local/bench/stats";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Every scenario and baseline, a handful of samples each; no hibernation wait (> 10 s). */
+function toyConfig(): BenchConfig {
+  return {
+    ...presetConfig(true),
+    dispatch: { levels: [1, 3], samples: 3, hibernation: null },
+    throughput: { commands: 12, agents: 3, inFlight: 4 },
+    sweep: { commands: 20, agents: 2 },
+    storm: { agents: 4 },
+    heartbeat: { agents: 2, durationMs: 1_000 },
+    roundTrips: { reps: 1 },
+    baselines: { floorSamples: 3, pushLatencySamples: 3, graphileSamples: 3, graphileJobs: 10 },
+  };
+}
+
+describe("the bench harness", () => {
+  let typecheck: Promise<{ ok: boolean; output: string }>;
+  let resultsDir: string;
+
+  beforeAll(() => {
+    resultsDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-harness-"));
+    // Started now, checked last: it runs while the smoke run does.
+    typecheck = run(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", "src/local/bench"], { cwd: ROOT }).then(
+      () => ({ ok: true, output: "" }),
+      (err: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${err.stdout ?? ""}${err.stderr ?? ""}` }),
+    );
+  });
+
+  afterAll(() => {
+    fs.rmSync(resultsDir, { recursive: true, force: true });
+  });
+
+  it("takes nearest-rank percentiles", () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+    expect(percentile([5, 1, 9].sort((a, b) => a - b), 99)).toBe(9);
+    expect(summarize([3, 1, 2])).toMatchObject({ n: 3, p50: 2, min: 1, max: 3 });
+  });
+
+  it("reads its command line into a configuration", () => {
+    const { config } = parseCli(["--quick", "--agents", "50", "--commands", "100", "--scenario", "dispatch,sweep", "--pooler", "both"]);
+    expect(config).toMatchObject({ quick: true, pooler: "both", scenarios: ["dispatch", "sweep"] });
+    expect(config.dispatch.levels).toEqual([1, 50]);
+    expect(config.throughput).toMatchObject({ commands: 100, agents: 50 });
+    expect(() => parseCli(["--scenario", "nope"])).toThrow(/unknown scenario/);
+  });
+
+  it("runs every scenario and baseline at toy size and writes the report", async () => {
+    const { report, jsonPath, summary } = await runBench(toyConfig(), { resultsDir, silent: true });
+    expect(report.results.errors).toEqual({});
+    expect(report.config.scenarios).toEqual([...SCENARIOS]);
+    expect(report.results.dispatch[0]?.levels.map((l) => l.latency.n)).toEqual([3, 3]);
+    expect(report.results.throughput?.failedCreates).toBe(0);
+    expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
+    expect(report.results.storm?.agents).toBe(4);
+    expect(report.results.roundTrips?.operations.length).toBeGreaterThan(5);
+    expect(report.targets.map((t) => t.pass === null)).not.toContain(true);
+    expect(JSON.parse(fs.readFileSync(jsonPath, "utf8"))).toMatchObject({ machine: { cores: os.cpus().length } });
+    expect(summary).toContain("Targets");
+  }, 60_000);
+
+  it("type-checks under its strict compiler settings", async () => {
+    const result = await typecheck;
+    expect(result.output).toBe("");
+    expect(result.ok).toBe(true);
+  }, 60_000);
+});
