@@ -194,6 +194,15 @@ export async function commandAck(
   return rows.length > 0;
 }
 
+/** The agent's own command, while an answer can still move it forward. */
+function ownedAndOpen(agentId: string, commandId: string) {
+  return and(
+    eq(agentCommands.commandId, commandId),
+    eq(agentCommands.agentId, agentId),
+    inArray(agentCommands.status, OPEN_STATUSES),
+  );
+}
+
 /** `complete` from the owning agent; returns the row if this call finished it (a repeat returns nothing). */
 export async function commandComplete(
   db: Queryable,
@@ -211,13 +220,7 @@ export async function commandComplete(
       leaseExpiresAt: null,
       nextAttemptAt: null,
     })
-    .where(
-      and(
-        eq(agentCommands.commandId, commandId),
-        eq(agentCommands.agentId, agentId),
-        inArray(agentCommands.status, OPEN_STATUSES),
-      ),
-    )
+    .where(ownedAndOpen(agentId, commandId))
     .returning();
   return row;
 }
@@ -232,13 +235,7 @@ export async function commandFail(
   const [row] = await db
     .update(agentCommands)
     .set({ status: "failed", errorMessage: error, updatedAt: sql`now()`, leaseExpiresAt: null, nextAttemptAt: null })
-    .where(
-      and(
-        eq(agentCommands.commandId, commandId),
-        eq(agentCommands.agentId, agentId),
-        inArray(agentCommands.status, OPEN_STATUSES),
-      ),
-    )
+    .where(ownedAndOpen(agentId, commandId))
     .returning();
   return row;
 }
