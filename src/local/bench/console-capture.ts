@@ -9,30 +9,34 @@ import { format } from "node:util";
 
 const KEPT_LINES = 5_000;
 
-export type CapturedLog = { lines: number; warnings: number; errors: number; kept: string[] };
+/** Warnings and errors count the Worker's own structured (JSON) lines; anything else is `other`. */
+export type CapturedLog = { lines: number; warnings: number; errors: number; other: number; kept: string[] };
 
 export class ConsoleCapture {
-  readonly log: CapturedLog = { lines: 0, warnings: 0, errors: 0, kept: [] };
+  readonly log: CapturedLog = { lines: 0, warnings: 0, errors: 0, other: 0, kept: [] };
   #restore: (() => void) | undefined;
 
   install(): void {
     const original = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-    const capture = (method: string) => (...args: unknown[]) => {
+    const capture = () => (...args: unknown[]) => {
       const text = format(...args);
-      for (const line of text.split("\n")) {
+      // Colours off (Miniflare paints warnings red): the file is read later, not on a terminal.
+      for (const line of text.replace(/\u001b\[[0-9;]*m/g, "").split("\n")) {
         if (!line.trim()) continue;
         this.log.lines++;
-        const level = /"level":"(\w+)"/.exec(line)?.[1] ?? method;
+        // wrangler's config notes (e.g. secrets it cannot see: the bench passes them itself) are "other".
+        const level = /^\{"level":"(\w+)"/.exec(line)?.[1];
         if (level === "warn") this.log.warnings++;
-        if (level === "error") this.log.errors++;
+        else if (level === "error") this.log.errors++;
+        else if (!level) this.log.other++;
         if (this.log.kept.length < KEPT_LINES) this.log.kept.push(line);
       }
     };
-    console.log = capture("info");
-    console.info = capture("info");
-    console.debug = capture("debug");
-    console.warn = capture("warn");
-    console.error = capture("error");
+    console.log = capture();
+    console.info = capture();
+    console.debug = capture();
+    console.warn = capture();
+    console.error = capture();
     this.#restore = () => Object.assign(console, original);
   }
 

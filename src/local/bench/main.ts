@@ -4,6 +4,7 @@
  * measures its baselines and scenarios in one run, prints a summary and writes
  * bench/results/<timestamp>.json. See options.ts for the flags.
  */
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "../dev-vars";
@@ -42,7 +43,9 @@ const STANDING_NOTES = [
   "Load generator, agents and the WebSocket→TCP proxy share this Node process, and the machine's cores with workerd, PgBouncer and Postgres: every figure includes that contention, baselines too.",
   "Warm dispatch: the bench marks each session terminated after its frame arrived (untimed), so all agents stay equally loaded and the selection keeps picking a recently active agent whose Durable Object is awake.",
   "Heartbeats: the DO writes Postgres only when the stored heartbeat is over 55 s old or the capacity changed; the window follows one warm-up heartbeat per agent, so ~0 writes per heartbeat is the steady state (at the real 30 s cadence expect ~0.5).",
-  "Round trips count committed Postgres transactions: a multi-statement transaction counts once.",
+  "Round trips count committed Postgres transactions: a multi-statement transaction counts once; a new connection's start-up transaction is not counted (see the connections column).",
+  "From hibernation: inferred from the idle time (workerd evicts hibernatable Durable Objects after ~10 s without events); the bench cannot observe the eviction itself, hence the awake reference measured alongside.",
+  "graphile-worker connects to Postgres directly (its normal deployment), not through PgBouncer or the WebSocket proxy.",
 ];
 
 export async function runBench(config: BenchConfig, opts: { resultsDir?: string; argv?: string[]; silent?: boolean } = {}): Promise<BenchRun> {
@@ -157,12 +160,19 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+    loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
     argv: opts.argv ?? [],
     config,
     machine,
     targets: evaluateTargets(results, config.scenarios),
     results,
-    workerLog: { file: path.relative(PROJECT_ROOT, logFile), lines: capture.log.lines, warnings: capture.log.warnings, errors: capture.log.errors },
+    workerLog: {
+      file: path.relative(PROJECT_ROOT, logFile),
+      lines: capture.log.lines,
+      warnings: capture.log.warnings,
+      errors: capture.log.errors,
+      other: capture.log.other,
+    },
     notes,
   });
   const jsonPath = writeReport(dir, stamp, report);
@@ -179,10 +189,24 @@ async function cli(): Promise<number> {
     return 2;
   }
   for (const w of parsed.warnings) process.stdout.write(`warning: ${w}\n`);
-  process.once("SIGINT", () => {
-    process.stdout.write("\ninterrupted: cleaning up\n");
-    void (active?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  });
+  // Interrupted (Ctrl-C, or a timeout's SIGTERM): still stop PgBouncer and drop the scratch
+  // database. Further signals (a wrapper often relays the same one) must not cut that short.
+  let interrupted = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      process.stdout.write(`\n${signal}: cleaning up\n`);
+      // Miniflare's own exit hook answers the same signal (after stopping workerd) with an
+      // immediate process.exit(), which would cut this asynchronous clean-up short: hold exits
+      // until it is done.
+      const exit = process.exit.bind(process);
+      process.exit = (() => undefined) as unknown as typeof process.exit;
+      const code = signal === "SIGINT" ? 130 : 143;
+      setTimeout(() => exit(code), 30_000).unref(); // never hang on a stuck clean-up
+      void (active?.stop() ?? Promise.resolve()).finally(() => exit(code));
+    });
+  }
   const run = await runBench(parsed.config, { argv: process.argv.slice(2) });
   process.stdout.write(`\n${run.summary}\n\nJSON: ${path.relative(process.cwd(), run.jsonPath)}\n`);
   return Object.keys(run.report.results.errors).length ? 1 : 0;

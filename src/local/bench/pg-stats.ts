@@ -23,7 +23,10 @@ import { configureNeonDriver } from "./neon-driver";
 import { sleep } from "./util";
 
 export type PgCounters = {
+  /** Committed transactions, without the one each new connection's start-up commits. */
   xacts: number;
+  /** Connections (backends) started: PgBouncer reuses its own; direct, every Worker pool opens one. */
+  sessions: number;
   rollbacks: number;
   inserted: number;
   updated: number;
@@ -43,8 +46,9 @@ export class PgStats {
   readonly #dbUrl: string;
   /** PgBouncer URL of the scratch database and its pool size; undefined when direct. */
   readonly #pooled: { url: string; poolSize: number; proxyPort: number } | undefined;
-  /** Transactions one snapshot adds besides its forcing ones (its reader); see calibrate(). */
+  /** Transactions and connections one snapshot adds besides its forcing ones (its reader); see calibrate(). */
   overheadXacts = 0;
+  overheadSessions = 0;
 
   private constructor(server: pg.Client, dbName: string, dbUrl: string, pooled: { url: string; poolSize: number; proxyPort: number } | undefined) {
     this.#server = server;
@@ -63,10 +67,11 @@ export class PgStats {
   /** Flushes every backend's pending stats and reads the counters. */
   async snapshot(): Promise<Snapshot> {
     const forced = this.#pooled ? await this.#forceFlushPool(this.#pooled) : 0;
-    // Direct backends flush on exit, which follows pool.end() in the Worker's waitUntil.
-    await sleep(this.#pooled ? 250 : 1_200);
+    // A backend reports its stats before it answers COMMIT, so the forced flushes are done;
+    // direct backends flush on exit, which follows pool.end() in the Worker's waitUntil.
+    await sleep(this.#pooled ? 50 : 1_200);
     const { rows } = await this.#server.query(
-      `select xact_commit::float8 as xacts, xact_rollback::float8 as rollbacks, tup_inserted::float8 as inserted,
+      `select xact_commit::float8 as xacts, sessions::float8 as sessions, xact_rollback::float8 as rollbacks, tup_inserted::float8 as inserted,
               tup_updated::float8 as updated, tup_deleted::float8 as deleted
        from pg_stat_database where datname = $1`,
       [this.#dbName],
@@ -88,12 +93,15 @@ export class PgStats {
     await this.snapshot(); // the first one may still open PgBouncer's server connections
     let previous = await this.snapshot();
     const deltas: number[] = [];
+    const sessions: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const next = await this.snapshot();
-      deltas.push(next.xacts - previous.xacts - next.forced);
+      deltas.push(next.xacts - previous.xacts - (next.sessions - previous.sessions) - next.forced);
+      sessions.push(next.sessions - previous.sessions);
       previous = next;
     }
     this.overheadXacts = Math.min(...deltas);
+    this.overheadSessions = Math.min(...sessions);
     return this.overheadXacts;
   }
 
@@ -110,7 +118,7 @@ export class PgStats {
    * Waits until no backend of the scratch database has been busy for `quietMs` (polled), e.g.
    * for Durable Objects to finish their connect drains, which lag behind the `online` write.
    */
-  async waitQuiet(quietMs = 500, timeoutMs = 15_000): Promise<boolean> {
+  async waitQuiet(quietMs = 300, timeoutMs = 15_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     let quietSince = Date.now();
     while (Date.now() < deadline) {
@@ -124,7 +132,9 @@ export class PgStats {
   /** What happened between two snapshots, minus one snapshot's own transactions. */
   delta(before: Snapshot, after: Snapshot): PgCounters {
     return {
-      xacts: after.xacts - before.xacts - after.forced - this.overheadXacts,
+      // A backend's start-up commits a transaction of its own (catalog reads): not the operation's.
+      xacts: after.xacts - before.xacts - (after.sessions - before.sessions) - after.forced - this.overheadXacts,
+      sessions: after.sessions - before.sessions - this.overheadSessions,
       rollbacks: after.rollbacks - before.rollbacks,
       inserted: after.inserted - before.inserted,
       updated: after.updated - before.updated,

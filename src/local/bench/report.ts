@@ -11,6 +11,7 @@ export type BenchReport = {
   startedAt: string;
   finishedAt: string;
   durationS: number;
+  loadAverageAtEnd: number[];
   argv: string[];
   config: BenchConfig;
   machine: MachineInfo | null;
@@ -18,7 +19,7 @@ export type BenchReport = {
   roundTrips: string | null;
   informational: Array<{ label: string; value: string }>;
   results: BenchResults;
-  workerLog: { file: string | null; lines: number; warnings: number; errors: number };
+  workerLog: { file: string | null; lines: number; warnings: number; errors: number; other: number };
   notes: string[];
 };
 
@@ -37,7 +38,8 @@ export function renderSummary(report: BenchReport): string {
   const parts: string[] = [];
   const m = report.machine;
   parts.push(
-    `edge-dispatch bench${report.config.quick ? " (--quick)" : ""}: ${report.durationS} s on ${m ? `${m.cpuModel}, ${m.cores} cores, load ${m.loadAverageAtStart.join("/")}` : "unknown machine"}`,
+    `edge-dispatch bench${report.config.quick ? " (--quick)" : ""}: ${report.durationS} s on ${m ? `${m.cpuModel}, ${m.cores} cores` : "unknown machine"}` +
+      `, load average ${m ? m.loadAverageAtStart.join("/") : "?"} at start, ${report.loadAverageAtEnd.join("/")} at end`,
   );
 
   const b = results.baselines;
@@ -57,9 +59,12 @@ export function renderSummary(report: BenchReport): string {
   if (baselineRows.length) parts.push("Baselines (same run)\n" + table(["baseline", "p50", "p99", "rate"], baselineRows));
 
   const dispatchRows = results.dispatch.flatMap((d) => [
-    ...d.levels.map((l) => [`[${d.pooler}] warm, ${l.agents} agents connected`, String(l.latency.n), num(l.latency.p50, "ms"), num(l.latency.p95, "ms"), num(l.latency.p99, "ms"), String(l.failures)]),
+    ...d.levels.map((l) => [`[${d.pooler}] session create, warm, ${l.agents} agents connected`, String(l.latency.n), num(l.latency.p50, "ms"), num(l.latency.p95, "ms"), num(l.latency.p99, "ms"), String(l.failures)]),
     ...(d.hibernation
-      ? [[`[${d.pooler}] from hibernation (idle ${d.hibernation.idleMs / 1000} s)`, String(d.hibernation.latency.n), num(d.hibernation.latency.p50, "ms"), num(d.hibernation.latency.p95, "ms"), num(d.hibernation.latency.p99, "ms"), String(d.hibernation.failures)]]
+      ? [
+          [`[${d.pooler}] admin command, DO awake (reference)`, String(d.hibernation.warmReference.n), num(d.hibernation.warmReference.p50, "ms"), num(d.hibernation.warmReference.p95, "ms"), num(d.hibernation.warmReference.p99, "ms"), "0"],
+          [`[${d.pooler}] admin command from hibernation (idle ${d.hibernation.idleMs / 1000} s)`, String(d.hibernation.latency.n), num(d.hibernation.latency.p50, "ms"), num(d.hibernation.latency.p95, "ms"), num(d.hibernation.latency.p99, "ms"), String(d.hibernation.failures)],
+        ]
       : []),
   ]);
   if (dispatchRows.length) parts.push("Dispatch latency: create → agent receives the frame\n" + table(["case", "n", "p50", "p95", "p99", "failed"], dispatchRows));
@@ -79,8 +84,8 @@ export function renderSummary(report: BenchReport): string {
   if (results.roundTrips) {
     parts.push(
       table(
-        ["operation", "ops", "xacts/op", "row writes/op"],
-        results.roundTrips.operations.map((o) => [o.operation, String(o.count), num(o.xactsPerOp), num(o.rowWritesPerOp)]),
+        ["operation", "ops", "xacts/op", "new PG connections/op", "row writes/op"],
+        results.roundTrips.operations.map((o) => [o.operation, String(o.count), num(o.xactsPerOp), num(o.connectionsPerOp), num(o.rowWritesPerOp)]),
       ),
     );
   }
@@ -89,7 +94,9 @@ export function renderSummary(report: BenchReport): string {
   if (errors.length) parts.push("Phases that failed:\n" + errors.map(([k, v]) => `  ${k}: ${v}`).join("\n"));
   if (report.notes.length) parts.push("Notes:\n" + report.notes.map((n) => `  - ${n}`).join("\n"));
   const log = report.workerLog;
-  parts.push(`Worker log: ${log.lines} lines (${log.warnings} warnings, ${log.errors} errors)${log.file ? ` in ${log.file}` : ""}`);
+  parts.push(
+    `Worker log: ${log.lines} lines: ${log.warnings} warnings and ${log.errors} errors from the Worker, ${log.other} other (runtime, wrangler)${log.file ? `; in ${log.file}` : ""}`,
+  );
   return parts.join("\n\n");
 }
 

@@ -57,18 +57,54 @@ export type BenchStack = {
   stop(): Promise<void>;
 };
 
+/** Scratch databases this harness names `bench_<pid>_<hex>` (graphile's: `bench_gw_<pid>_<hex>`). */
+const SCRATCH_NAME = /^bench_(?:gw_)?(\d+)_[0-9a-f]{6}$/;
+
+/**
+ * Drops scratch databases left by bench runs that no longer exist. A run killed outright (e.g.
+ * SIGKILL from a wrapper) cannot clean up after itself; the next one does.
+ */
+export async function dropStaleScratchDatabases(serverUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: serverUrl, application_name: BENCH_APPLICATION_NAME });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`select datname from pg_database where datname like 'bench\\_%'`);
+    const stale = (rows as Array<{ datname: string }>)
+      .map((r) => r.datname)
+      .filter((name) => {
+        const pid = Number(SCRATCH_NAME.exec(name)?.[1] ?? Number.NaN);
+        return Number.isInteger(pid) && pid !== process.pid && !isRunning(pid);
+      });
+    for (const name of stale) await client.query(`drop database if exists "${name}" with (force)`);
+    return stale;
+  } finally {
+    await client.end();
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer: boolean }): Promise<BenchStack> {
   // Bundling (wrangler, ~7 s) overlaps the database set-up; startLocalWorker reuses the result.
   const bundling = bundleWorker();
   bundling.catch(() => {});
   const server = await findPostgres({ preferMachine: true });
   if (server.kind === "embedded") throw new Error("the bench needs a real Postgres server (127.0.0.1:5432 or DATABASE_URL)");
+  await dropStaleScratchDatabases(server.url);
   const name = `bench_${process.pid}_${randomBytes(3).toString("hex")}`;
   const scratch = await createScratchDatabase(server.url, name);
   const cleanups: Array<() => Promise<void>> = [() => scratch.drop()];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+    for (const fn of [...cleanups].reverse()) await fn().catch(() => {});
   };
+  let stopping: Promise<void> | undefined;
   try {
     await migrateDatabase(scratch.url);
     const binary = opts.needPgBouncer ? findPgBouncer() : undefined;
@@ -160,9 +196,13 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
         stack.workerPid = next.pid;
         stack.workerMode = mode;
       },
-      async stop() {
-        await stack.worker.stop().catch(() => {});
-        await cleanup();
+      // Once: an interrupt and the run's own teardown may both ask, and must share one clean-up.
+      stop() {
+        stopping ??= (async () => {
+          await stack.worker.stop().catch(() => {});
+          await cleanup();
+        })();
+        return stopping;
       },
     };
     return stack;

@@ -107,14 +107,20 @@ export function informational(results: BenchResults): Array<{ label: string; val
   for (const d of results.dispatch) {
     if (d.hibernation) {
       const l = d.hibernation.latency;
-      out.push({ label: `dispatch from hibernation [${d.pooler}] (${l.n} idle agents)`, value: `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms` });
+      const w = d.hibernation.warmReference;
+      out.push({
+        label: `dispatch from hibernation [${d.pooler}] (admin command to ${l.n} idle agents)`,
+        value: `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms; same request with the DO awake: p50 ${w.p50} ms, p99 ${w.p99} ms`,
+      });
     }
   }
   const tp = results.throughput;
   if (tp) {
     out.push({
       label: `throughput detail (${tp.commands} commands)`,
-      value: `${tp.createsPerSecond} creates/s; CPU per command: workerd ${tp.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${tp.benchProcessCpuMsPerCommand} ms`,
+      value:
+        `${tp.createsPerSecond} creates/s; CPU per command: workerd ${tp.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${tp.benchProcessCpuMsPerCommand} ms` +
+        (tp.drops ? `; ${tp.drops} agent sockets closed by the server (liveness) and reconnected` : ""),
     });
   }
   const hb = results.heartbeat;

@@ -51,7 +51,7 @@ export async function connectAndWaitOnline(
 export async function retireFleet(ctx: BenchContext, fleet: AgentFleet, prefix: string): Promise<void> {
   ctx.progress.update(`closing ${fleet.size} agents`);
   await fleet.close();
-  await pollUntil(`${prefix} agents offline`, async () => (await countOnline(ctx, prefix)) === 0, 30_000, 250).catch(() => {
+  await pollUntil(`${prefix} agents offline`, async () => (await countOnline(ctx, prefix)) === 0, 30_000, 100).catch(() => {
     ctx.progress.line(`  note: some ${prefix} agents still online 30 s after closing`);
   });
 }

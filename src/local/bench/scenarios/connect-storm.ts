@@ -15,6 +15,8 @@ export type ConnectStormResult = {
   allOpenMs: number;
   allOnlineMs: number;
   allCommandsMs: number;
+  /** Sockets the server closed after opening (the fleet reconnects them). */
+  drops: number;
 };
 
 const STORM_TIMEOUT_MS = 120_000;
@@ -73,6 +75,7 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
         allOpenMs: openAt - started,
         allOnlineMs: onlineAt - started,
         allCommandsMs: Math.max(lastNewAt, onlineAt) - started,
+        drops: fleet.counters.drops,
       };
       progress.line(
         `  connect storm: ${opts.agents} agents open in ${ms(result.allOpenMs)}, online in ${ms(result.allOnlineMs)}, all commands in ${ms(result.allCommandsMs)} (${result.refused} refused)`,

@@ -23,7 +23,14 @@ export type DispatchLevel = { agents: number; latency: LatencySummary; failures:
 export type DispatchResult = {
   pooler: PoolerMode;
   levels: DispatchLevel[];
-  hibernation?: { agents: number; idleMs: number; latency: LatencySummary; failures: number };
+  hibernation?: {
+    agents: number;
+    idleMs: number;
+    latency: LatencySummary;
+    failures: number;
+    /** The same admin command to one agent, back to back (its DO awake): the hibernation penalty's reference. */
+    warmReference: LatencySummary;
+  };
 };
 
 export type DispatchOptions = {
@@ -103,7 +110,8 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
     if (opts.hibernation) {
       result.hibernation = await fromHibernation(ctx, fleet, byCommand, adminToken, targeted, opts.hibernation);
       const l = result.hibernation.latency;
-      progress.line(`  dispatch [${opts.pooler}] from hibernation (${l.n} agents): p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms`);
+      const w = result.hibernation.warmReference;
+      progress.line(`  dispatch [${opts.pooler}] from hibernation (${l.n} agents): p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms (same request, DO awake: p50 ${w.p50} ms)`);
     }
     return result;
   } finally {
@@ -119,12 +127,32 @@ async function fromHibernation(
   targeted: Set<string>,
   opts: { samples: number; idleMs: number },
 ): Promise<NonNullable<DispatchResult["hibernation"]>> {
+  const adminCommand = async (agentId: string): Promise<number> => {
+    const started = now();
+    const res = await ctx.stack.api("POST", `/api/v1/admin/agents/${encodeURIComponent(agentId)}/command`, {
+      token: adminToken,
+      body: { action: "stop_session", sessionId: `hib-${agentId}` },
+    });
+    if (res.status !== 201) throw new Error(`admin command answered ${res.status}`);
+    return (await byCommand.wait(String(res.body.commandId), FRAME_TIMEOUT_MS)) - started;
+  };
   // Agents never chosen by the warm phase: idle since their connect or last heartbeat.
-  const idle = fleet.ids().filter((id) => !targeted.has(id)).slice(0, opts.samples);
+  const ids = fleet.ids().filter((id) => !targeted.has(id));
+  const idle = ids.slice(0, Math.min(opts.samples, ids.length - 1)); // the last one is the reference
   fleet.heartbeatAll();
   const quietSince = Date.now();
   fleet.pauseHeartbeats(true);
   try {
+    await sleep(1_000); // let the heartbeat burst drain
+    // The reference, during the idle wait and under the same (paused) background: the same
+    // request to one agent kept awake by the previous one. The idle agents see none of it.
+    const reference = ids[ids.length - 1] ?? fleet.ids()[0]!;
+    const warm: number[] = [];
+    for (let i = -WARMUP; i < opts.samples; i++) {
+      const ms = await adminCommand(reference);
+      if (i >= 0) warm.push(ms);
+      ctx.progress.update(`admin command, warm reference: ${Math.max(0, i + 1)}/${opts.samples}`);
+    }
     while (Date.now() - quietSince < opts.idleMs) {
       ctx.progress.update(`idle ${((Date.now() - quietSince) / 1000).toFixed(1)} s so Durable Objects hibernate`);
       await sleep(250);
@@ -133,20 +161,14 @@ async function fromHibernation(
     let failures = 0;
     for (const agentId of idle) {
       if (Date.now() - quietSince > HIBERNATION_BUDGET_MS) break;
-      const started = now();
-      const res = await ctx.stack.api("POST", `/api/v1/admin/agents/${encodeURIComponent(agentId)}/command`, {
-        token: adminToken,
-        body: { action: "stop_session", sessionId: `hib-${agentId}` },
-      });
       try {
-        if (res.status !== 201) throw new Error(`admin command answered ${res.status}`);
-        samples.push((await byCommand.wait(String(res.body.commandId), FRAME_TIMEOUT_MS)) - started);
+        samples.push(await adminCommand(agentId));
       } catch {
         failures++;
       }
       ctx.progress.update(`from hibernation: ${samples.length}/${idle.length}`);
     }
-    return { agents: samples.length, idleMs: opts.idleMs, latency: summarize(samples), failures };
+    return { agents: samples.length, idleMs: opts.idleMs, latency: summarize(samples), failures, warmReference: summarize(warm) };
   } finally {
     fleet.pauseHeartbeats(false);
     fleet.heartbeatAll();

@@ -1,6 +1,6 @@
 /**
- * Database cost per operation: committed Postgres transactions (pg_stat_database xact_commit)
- * and row writes around a series of isolated operations on an otherwise idle database, divided
+ * Database cost per operation: committed Postgres transactions (pg_stat_database xact_commit),
+ * new Postgres connections (`sessions`) and row writes around a series of isolated operations on an otherwise idle database, divided
  * by the number of operations. Each operation finishes (frame received, or a pause for the DO's
  * work) before the next starts, and nothing else runs meanwhile.
  *
@@ -8,14 +8,14 @@
  * the DO answers "offline" without touching Postgres) and to an online one (API + the DO's claim).
  */
 import { AgentFleet } from "../agents";
-import type { PgCounters } from "../pg-stats";
+import type { PgCounters, Snapshot } from "../pg-stats";
 import { BENCH_TEMPLATE } from "../stack";
 import { round } from "../stats";
 import { Rendezvous, sleep } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, countOnline } from "./common";
 
-export type OperationCost = { operation: string; count: number; xactsPerOp: number; rowWritesPerOp: number };
+export type OperationCost = { operation: string; count: number; xactsPerOp: number; connectionsPerOp: number; rowWritesPerOp: number };
 
 export type RoundTripsResult = {
   reps: number;
@@ -47,19 +47,24 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
   const adminToken = await stack.token("bench-admin", true);
   const operations: OperationCost[] = [];
 
-  // One measured group: snapshot, `reps` operations, snapshot.
+  // One measured group: snapshot, `count` operations, snapshot. A group's closing snapshot opens
+  // the next one unless the bench touched the database in between (`carry` is then cleared).
+  let carry: Snapshot | undefined;
   const measure = async (operation: string, count: number, op: (i: number) => Promise<void>): Promise<PgCounters> => {
     progress.update(`measuring: ${operation}`);
-    const before = await stack.stats.snapshot();
+    const before = carry ?? (await stack.stats.snapshot());
     for (let i = 0; i < count; i++) {
       await op(i);
       await sleep(SETTLE_MS);
     }
-    const delta = stack.stats.delta(before, await stack.stats.snapshot());
+    const after = await stack.stats.snapshot();
+    carry = after;
+    const delta = stack.stats.delta(before, after);
     operations.push({
       operation,
       count,
       xactsPerOp: round(delta.xacts / count),
+      connectionsPerOp: round(delta.sessions / count),
       rowWritesPerOp: round((delta.inserted + delta.updated + delta.deleted) / count),
     });
     return delta;
@@ -75,6 +80,7 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
     await measure("agent disconnect (offline)", reps, async (i) => {
       if (i === 0) await transient.close();
     });
+    carry = undefined; // the set-up below queries the database
     await connectAndWaitOnline(ctx, main, [online!], "rt", { concurrency: 1 });
     if ((await countOnline(ctx, "rt-conn")) !== 0) progress.line("  note: round trips: transient agents still online");
     await sleep(300);

@@ -31,6 +31,8 @@ export type ThroughputResult = {
    */
   workerdCpuMsPerCommand: number | null;
   benchProcessCpuMsPerCommand: number;
+  /** Sockets the server closed during the run (e.g. liveness under overload); the fleet reconnects them. */
+  drops: number;
 };
 
 /** Give up when no command has completed for this long. */
@@ -99,6 +101,7 @@ export async function runThroughput(
       perSecond: perSecond(done, completedMs),
       workerdCpuMsPerCommand: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / done) : null,
       benchProcessCpuMsPerCommand: round((self.user + self.system) / 1000 / done),
+      drops: fleet.counters.drops,
     };
     progress.line(
       `  throughput: ${result.perSecond} commands/s end to end (${result.createsPerSecond} creates/s; ${opts.commands} over ${opts.agents} agents, ` +
