@@ -33,6 +33,7 @@ const wrangler = spawn(
     "--port", String(PORT),
     "--persist-to", path.join(PROJECT_ROOT, ".data/wrangler"),
     "--show-interactive-dev-session=false",
+    "--test-scheduled",
     "--var", `DATABASE_URL:${db.url}`,
     "--var", `DB_WS_PROXY:${proxy ? `127.0.0.1:${proxy.port}` : ""}`,
   ],
@@ -67,7 +68,7 @@ await waitForHealthy(`${base}/healthz`);
 
 // Miniflare does not fire crons by itself: trigger the sweep the way the platform would.
 const sweepTimer = setInterval(() => {
-  fetch(`${base}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => {});
+  fetch(`${base}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => {});
 }, SWEEP_EVERY_MS);
 
 const adminToken = await mintToken("admin", true, 24, vars["JWT_SECRET"]);

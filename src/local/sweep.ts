@@ -1,12 +1,13 @@
 /**
- * `npm run sweep [-- --url http://127.0.0.1:8787]`: runs the cron sweep of a local Worker now,
- * through Miniflare's scheduled endpoint (what `npm run dev` also does every minute). The
+ * `npm run sweep [-- --url http://127.0.0.1:8787]`: runs the cron sweep of `npm run dev`'s Worker
+ * now, through wrangler's test-scheduled endpoint (what `npm run dev` also does every minute). The
  * counts appear in the Worker's log when the pass changed anything.
  */
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({ options: { url: { type: "string", default: "http://127.0.0.1:8787" } } });
-const endpoint = `${values.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`;
+// `npm run dev` starts wrangler with --test-scheduled, which serves the trigger here.
+const endpoint = `${values.url}/__scheduled?cron=${encodeURIComponent("* * * * *")}`;
 try {
   const res = await fetch(endpoint);
   console.log(`${res.status} ${await res.text()}`);
