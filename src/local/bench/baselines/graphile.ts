@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
+import pg from "pg";
 import type { WorkerEvents } from "graphile-worker";
 import { createScratchDatabase } from "../../local-postgres";
 import type { LatencySummary } from "../stats";
@@ -34,7 +35,12 @@ export async function measureGraphile(opts: {
   let completed = 0;
   const events: WorkerEvents = new EventEmitter();
   events.on("job:complete", () => completed++);
-  const common = { connectionString: scratch.url, logger: silentLogger };
+  // Our own pool, so its idle clients have an error handler when the scratch database is
+  // dropped (DROP … WITH (FORCE) terminates them) and it is ended only after the runner stopped.
+  const pgPool = new pg.Pool({ connectionString: scratch.url, max: concurrency + 2 });
+  pgPool.on("error", () => {});
+  pgPool.on("connect", (client) => client.on("error", () => {}));
+  const common = { pgPool, logger: silentLogger };
   const utils = await makeWorkerUtils(common);
   let runner: Awaited<ReturnType<typeof run>> | undefined;
   try {
@@ -80,6 +86,7 @@ export async function measureGraphile(opts: {
     await Promise.resolve()
       .then(() => utils.release())
       .catch(() => {});
+    await pgPool.end().catch(() => {});
     await scratch.drop().catch(() => {});
   }
 }
