@@ -9,7 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
-import type { DbHandle } from "../db/client";
+import type { Db, DbHandle } from "../db/client";
 import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandMarkSent, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
 import { readConfig } from "../env";
@@ -64,6 +64,8 @@ const RECENTLY_SENT_LIMIT = 1000;
 
 /** Frames applied per outbox flush; the rest wait for the next one. */
 const OUTBOX_BATCH = 100;
+/** How long the object's Postgres connection may sit idle before it is closed. */
+const DB_IDLE_MS = 1_000;
 
 export class AgentObject extends DurableObject<Env> {
   /** Frames kept while Postgres was unreachable (see outbox.ts). */
@@ -77,6 +79,7 @@ export class AgentObject extends DurableObject<Env> {
   /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
   #draining: Promise<number> | null = null;
   #drainAgain = false;
+  #database: DbHandle | null = null;
   /** Ids sent during this wake-up: a push racing a drain that already sent it is skipped. */
   #recentlySent = new Set<string>();
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
@@ -141,13 +144,10 @@ export class AgentObject extends DurableObject<Env> {
         ws.send(encodeCommandFrame(cmd));
         this.#rememberSent(cmd.commandId);
         sent = 1;
-        const db = this.#db();
         try {
-          await commandMarkSent(db.db, cmd.commandId, this.#policy());
+          await commandMarkSent(this.#db(), cmd.commandId, this.#policy());
         } catch (err) {
           this.#log(agentId).warn("AgentObject could not record a pushed command as sent", { err });
-        } finally {
-          this.ctx.waitUntil(db.end());
         }
       } catch {
         // The socket went away before the send: the command is still pending.
@@ -180,17 +180,12 @@ export class AgentObject extends DurableObject<Env> {
   async confirmOnline(): Promise<boolean> {
     const current = this.#current();
     if (!current) return false;
-    const db = this.#db();
-    try {
-      await this.#writeStatus(async () => {
-        if (this.#current()) await agentMarkOnline(db.db, current.attachment.agentId);
-      });
-      const memory = this.#getHeartbeat();
-      if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
-      return true;
-    } finally {
-      this.ctx.waitUntil(db.end());
-    }
+    await this.#writeStatus(async () => {
+      if (this.#current()) await agentMarkOnline(this.#db(), current.attachment.agentId);
+    });
+    const memory = this.#getHeartbeat();
+    if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
+    return true;
   }
 
   /** RPC: whether a socket is connected, for admin views and tests. */
@@ -290,18 +285,15 @@ export class AgentObject extends DurableObject<Env> {
     const write = heartbeatNeedsWrite(memory, now, capacityJson);
     this.#putHeartbeat({ ...memory, seen: now });
     if (!write) return;
-    const db = this.#db();
     try {
       // status/activeSessions are informational on the WebSocket path (checklist 20).
       await this.#writeStatus(async () => {
-        if (this.#current()) await agentMarkOnline(db.db, attachment.agentId, capacity);
+        if (this.#current()) await agentMarkOnline(this.#db(), attachment.agentId, capacity);
       });
       this.#putHeartbeat({ seen: now, written: now, capacity: capacityJson ?? memory.capacity });
     } catch (err) {
       // Not written: the next heartbeat tries again, since `written` did not move.
       this.#log(attachment.agentId).error("AgentObject heartbeat write failed", { err });
-    } finally {
-      this.ctx.waitUntil(db.end());
     }
   }
 
@@ -312,16 +304,13 @@ export class AgentObject extends DurableObject<Env> {
       await this.#flushOutbox();
       return;
     }
-    const db = this.#db();
     try {
-      await applyAgentFrame(db.db, agentId, frame, this.#policy());
+      await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       this.#log(agentId).warn("database unavailable: frame kept for retry", { type: frame.type });
       this.#outbox.keep(agentId, frame);
       await this.#scheduleRetry();
-    } finally {
-      this.ctx.waitUntil(db.end());
     }
   }
 
@@ -329,23 +318,18 @@ export class AgentObject extends DurableObject<Env> {
   async #flushOutbox(): Promise<boolean> {
     const rows = this.#outbox.oldest(OUTBOX_BATCH);
     if (rows.length === 0) return true;
-    const db = this.#db();
-    try {
-      for (const row of rows) {
-        try {
-          await applyAgentFrame(db.db, row.agentId, row.frame, this.#policy());
-        } catch (err) {
-          if (isDatabaseUnavailable(err)) {
-            await this.#scheduleRetry();
-            return false;
-          }
-          // Not an outage but a frame the database refuses: keeping it would block the rest.
-          this.#log(row.agentId).error("AgentObject dropped a kept frame the database refuses", { err, type: row.frame.type });
+    for (const row of rows) {
+      try {
+        await applyAgentFrame(this.#db(), row.agentId, row.frame, this.#policy());
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          await this.#scheduleRetry();
+          return false;
         }
-        this.#outbox.remove(row.seq);
+        // Not an outage but a frame the database refuses: keeping it would block the rest.
+        this.#log(row.agentId).error("AgentObject dropped a kept frame the database refuses", { err, type: row.frame.type });
       }
-    } finally {
-      this.ctx.waitUntil(db.end());
+      this.#outbox.remove(row.seq);
     }
     if (this.#outbox.size() > 0) {
       await this.#scheduleRetry();
@@ -369,15 +353,12 @@ export class AgentObject extends DurableObject<Env> {
     } catch {
       // Already closed.
     }
-    const db = this.#db();
     try {
       await this.#writeStatus(async () => {
-        if (!this.#current()) await agentMarkOffline(db.db, attachment.agentId);
+        if (!this.#current()) await agentMarkOffline(this.#db(), attachment.agentId);
       });
     } catch (err) {
       this.#log(attachment.agentId).error("AgentObject markOffline failed", { err });
-    } finally {
-      this.ctx.waitUntil(db.end());
     }
   }
 
@@ -408,17 +389,17 @@ export class AgentObject extends DurableObject<Env> {
     try {
       if (this.ctx.storage.kv.get(KEY.connectWork)) {
         await this.#writeStatus(async () => {
-          if (this.#current()) await agentMarkOnline(db.db, agentId);
+          if (this.#current()) await agentMarkOnline(db, agentId);
         });
         const memory = this.#getHeartbeat();
         if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
         // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
-        await commandRequeueUnacked(db.db, agentId);
+        await commandRequeueUnacked(db, agentId);
         this.ctx.storage.kv.delete(KEY.connectWork);
       }
       for (;;) {
         if (!this.#current()) return sent;
-        const batch = await commandClaimPending(db.db, agentId, CLAIM_BATCH, this.#policy());
+        const batch = await commandClaimPending(db, agentId, CLAIM_BATCH, this.#policy());
         for (const [i, cmd] of batch.entries()) {
           const ws = this.#current()?.ws;
           try {
@@ -428,7 +409,7 @@ export class AgentObject extends DurableObject<Env> {
             sent++;
           } catch {
             // The socket went away mid-batch: the rest go back to pending for the next connect.
-            await commandRelease(db.db, batch.slice(i).map((c) => c.commandId));
+            await commandRelease(db, batch.slice(i).map((c) => c.commandId));
             return sent;
           }
         }
@@ -442,8 +423,6 @@ export class AgentObject extends DurableObject<Env> {
       this.#log(agentId).error("AgentObject drain failed; will retry", { err });
       await this.#scheduleRetry();
       return sent;
-    } finally {
-      this.ctx.waitUntil(db.end());
     }
   }
 
@@ -480,9 +459,18 @@ export class AgentObject extends DurableObject<Env> {
     return deliveryPolicy(readConfig(this.env));
   }
 
-  #db(): DbHandle {
-    const config = readConfig(this.env);
-    return createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
+  /**
+   * One pool for the object's lifetime: workerd lets an object's later events use connections its
+   * earlier events opened (a plain Worker request may not), so the ack and complete of a command
+   * reuse the connection its delivery opened. Idle connections close after a second, so they
+   * never keep the object from hibernating; a broken one is dropped by the pool.
+   */
+  #db(): Db {
+    if (!this.#database) {
+      const config = readConfig(this.env);
+      this.#database = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY, idleTimeoutMs: DB_IDLE_MS });
+    }
+    return this.#database.db;
   }
 
   #log(agentId: string): Logger {

@@ -1,7 +1,7 @@
 /**
- * A drizzle instance over a Neon `Pool`, one per request or DO event, never at module scope: in
- * Workers a WebSocket cannot outlive the invocation that opened it. Close it with
- * `ctx.waitUntil(handle.end())`.
+ * A drizzle instance over a Neon `Pool`, never at module scope: in a Worker a WebSocket cannot
+ * outlive the request that opened it, so requests open one each and close it with
+ * `ctx.waitUntil(handle.end())`; a Durable Object keeps one for its lifetime (see AgentObject).
  */
 import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
@@ -15,12 +15,14 @@ export type DbOptions = {
   url: string;
   /** "host:port" of a local WebSocket→TCP proxy; empty for Neon. */
   wsProxy: string;
+  /** Close connections idle this long (pg's default is 10 s); for long-lived holders. */
+  idleTimeoutMs?: number;
 };
 
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
-export function createDb({ url, wsProxy }: DbOptions): DbHandle {
+export function createDb({ url, wsProxy, idleTimeoutMs }: DbOptions): DbHandle {
   if (wsProxy) useLocalProxy(wsProxy);
-  const pool = new Pool({ connectionString: url, max: 4 });
+  const pool = new Pool({ connectionString: url, max: 4, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
   let ended = false;
