@@ -32,27 +32,23 @@ export async function idempotencyRequest(c: Context<AppEnv>, route: string): Pro
 }
 
 /**
- * Runs a request's work once per key: `prepare` reads and validates (it may throw 4xx/503,
- * which are not stored, so a retry can succeed later), then `write` runs in a transaction and
- * returns the answer, which is stored before commit. Without a key `write` runs on its own and
- * must be atomic by itself (a single statement).
+ * Runs a request's work once per key: `write` runs in a transaction and returns the answer,
+ * which is stored before commit. A 4xx/503 it throws rolls everything back and is not stored,
+ * so a retry can succeed later. Without a key `write` runs on its own and must be atomic by
+ * itself (a single statement).
  */
-export async function onceForKey<T>(
+export async function onceForKey(
   db: Db,
   request: IdempotencyRequest | null,
-  prepare: () => Promise<T>,
-  write: (tx: Queryable, prepared: T) => Promise<Answer>,
+  write: (tx: Queryable) => Promise<Answer>,
 ): Promise<Answer & { replayed: boolean }> {
-  if (request) {
-    const seen = await replay(db, request);
-    if (seen) return { ...seen, replayed: true };
-  }
-  const prepared = await prepare();
   // Without a key there is nothing to store alongside: `write` is atomic on its own.
-  if (!request) return { ...(await write(db, prepared)), replayed: false };
+  if (!request) return { ...(await write(db)), replayed: false };
+  const seen = await replay(db, request);
+  if (seen) return { ...seen, replayed: true };
   try {
     return await db.transaction(async (tx) => {
-      const answer = await write(tx, prepared);
+      const answer = await write(tx);
       if (!(await idempotencyPut(tx, request.scope, request.key, { requestHash: request.requestHash, ...answer }))) {
         throw new LostRace();
       }

@@ -199,8 +199,8 @@ export function adminAgentRoutes() {
     const answer = await onceForKey(
       db,
       await idempotencyRequest(c, `POST /api/v1/admin/agents/${agent_id}/command`),
-      () => mustExist(db, agent_id),
       async (tx) => {
+        await mustExist(tx, agent_id);
         const policy = deliveryPolicy(c.var.config);
         const row = await commandInsert(tx, {
           commandId: newCommandId(),

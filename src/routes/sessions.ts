@@ -7,7 +7,7 @@ import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { deliveryPolicy } from "../lib/delivery-policy";
 import { idempotencyRequest, onceForKey } from "../lib/idempotency";
-import { planSession, writeSession } from "../sessions/create-session";
+import { createSession } from "../sessions/create-session";
 import { requestSessionAction } from "../sessions/session-commands";
 import { errorResponses } from "../views/error";
 import { SessionSchema, toSessionJson } from "../views/session";
@@ -102,9 +102,8 @@ export function sessionRoutes() {
     const answer = await onceForKey(
       db,
       await idempotencyRequest(c, "POST /api/v1/sessions"),
-      () => planSession(db, { ...body, template }, c.var.config.PLATFORM),
-      async (tx, plan) => {
-        const { session, command } = await writeSession(tx, plan, deliveryPolicy(c.var.config));
+      async (tx) => {
+        const { session, command } = await createSession(tx, { ...body, template }, c.var.config.PLATFORM, deliveryPolicy(c.var.config));
         created = command;
         const view = toSessionJson(session);
         const message = `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`;

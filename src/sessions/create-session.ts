@@ -1,17 +1,16 @@
 /**
- * POST /api/v1/sessions: pick an agent (planSession: reads only; 404/503 write nothing), then
- * write the session row and its `start_session` command in one transaction (writeSession)
- * (spec §5.3, minus the original's half-written failures).
+ * POST /api/v1/sessions: pick the least-loaded agent and write the session with its
+ * `start_session` command, all in one statement (spec §5.3, minus the original's half-written
+ * failures). A missing template (404) or no selectable agent (503) writes nothing.
  */
 import type { Queryable } from "../db/client";
-import { sessionInsertWithCommand, sessionPlanLookup } from "../db/queries/sessions";
-import type { NewSession } from "../db/queries/sessions";
+import { sessionCreateWithCommand } from "../db/queries/session-create";
 import type { CommandRow, SessionRow } from "../db/schema";
 import { AppError } from "../errors";
 import { commandDeadline } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newCommandId, newSessionId } from "../lib/ids";
-import { detectStreaming, isEmptyManifest, minimalManifest } from "./manifest";
+import { STREAMING_BY_IMAGE, STREAMING_FALLBACK, minimalManifest } from "./manifest";
 
 export type CreateSessionInput = {
   user: string;
@@ -28,101 +27,73 @@ export const DEFAULT_CPU = "1000m";
 const NAMESPACE = "streamspace";
 const DEFAULT_ORG = "default-org";
 
-export type SessionPlan = {
-  input: CreateSessionInput;
-  agentId: string;
-  platform: string;
-  manifest: Record<string, unknown>;
+/** The created session as stored, and its command as the DO fast path needs it. */
+export type CreatedSession = {
+  session: SessionRow;
+  command: Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPending: boolean };
 };
 
-/** Everything a create needs to know before writing: the template and the selected agent. */
-export async function planSession(db: Queryable, input: CreateSessionInput, platform: string): Promise<SessionPlan> {
-  const found = await sessionPlanLookup(db, input.template, platform);
-  if (found.manifest === undefined) {
+export async function createSession(
+  db: Queryable,
+  input: CreateSessionInput,
+  platform: string,
+  policy: DeliveryPolicy,
+): Promise<CreatedSession> {
+  const session = {
+    id: newSessionId(input.user, input.template),
+    userId: input.user,
+    templateName: input.template,
+    namespace: NAMESPACE,
+    platform,
+    memory: input.resources?.memory || DEFAULT_MEMORY,
+    cpu: input.resources?.cpu || DEFAULT_CPU,
+    persistentHome: input.persistentHome ?? true,
+    idleTimeout: input.idleTimeout ?? "",
+    maxSessionDuration: input.maxSessionDuration ?? "",
+    tags: input.tags ?? null,
+    orgId: DEFAULT_ORG,
+  };
+  const commandId = newCommandId();
+  const result = await sessionCreateWithCommand(db, {
+    session,
+    command: {
+      commandId,
+      expiresAt: commandDeadline(policy, "start_session"),
+      maxAttempts: policy.maxAttempts,
+      // templateManifest is added by the statement, from the template it reads.
+      payload: {
+        sessionId: session.id,
+        user: input.user,
+        template: input.template,
+        namespace: NAMESPACE,
+        memory: session.memory,
+        cpu: session.cpu,
+        persistentHome: session.persistentHome,
+        idleTimeout: session.idleTimeout,
+        maxSessionDuration: session.maxSessionDuration,
+        tags: session.tags,
+      },
+    },
+    minimalManifest: minimalManifest(input.template),
+    streamingRules: STREAMING_BY_IMAGE,
+    streamingFallback: STREAMING_FALLBACK,
+  });
+  if (!result.templateFound) {
     throw new AppError("not_found", "Template not found", `Template '${input.template}' does not exist in the catalog`);
   }
-  const manifest = isEmptyManifest(found.manifest)
-    ? minimalManifest(input.template)
-    : (found.manifest as Record<string, unknown>);
-  const agentId = found.agentId;
-  if (!agentId) {
+  const { agentId, created } = result;
+  if (!agentId || !created) {
     throw new AppError(
       "unavailable",
       "No agents available",
       "No online agents are currently available: no online agents available",
     );
   }
-  return { input, agentId, platform, manifest };
-}
-
-/**
- * Writes the session and its command in one statement (atomic on its own; inside a transaction
- * when an Idempotency-Key needs its answer stored with them).
- */
-export async function writeSession(
-  db: Queryable,
-  plan: SessionPlan,
-  policy: DeliveryPolicy,
-): Promise<{ session: SessionRow; command: CommandRow & { olderPending: boolean } }> {
-  const { input, agentId, manifest } = plan;
-  const id = newSessionId(input.user, input.template);
-  const memory = input.resources?.memory || DEFAULT_MEMORY;
-  const cpu = input.resources?.cpu || DEFAULT_CPU;
-  const persistentHome = input.persistentHome ?? true;
-  const idleTimeout = input.idleTimeout ?? "";
-  const maxSessionDuration = input.maxSessionDuration ?? "";
-  const tags = input.tags ?? null;
-  const streaming = detectStreaming(manifest);
-
-  const session = {
-    id,
-    userId: input.user,
-    templateName: input.template,
+  const row: SessionRow = {
+    ...session,
     state: "pending",
     appType: "",
-    namespace: NAMESPACE,
-    platform: plan.platform,
-    memory,
-    cpu,
-    persistentHome,
-    idleTimeout,
-    maxSessionDuration,
     agentId,
-    tags,
-    orgId: DEFAULT_ORG,
-    streamingProtocol: streaming.protocol,
-    streamingPort: streaming.port,
-    streamingPath: streaming.path,
-  } satisfies NewSession;
-  const command = await sessionInsertWithCommand(db, session, {
-    commandId: newCommandId(),
-    agentId,
-    sessionId: id,
-    action: "start_session",
-    status: "pending",
-    expiresAt: commandDeadline(policy, "start_session"),
-    maxAttempts: policy.maxAttempts,
-    payload: {
-      sessionId: id,
-      user: input.user,
-      template: input.template,
-      templateManifest: manifest,
-      namespace: NAMESPACE,
-      memory,
-      cpu,
-      persistentHome,
-      idleTimeout,
-      maxSessionDuration,
-      tags,
-    },
-  });
-  // Both rows were written by one statement, so they share now(): no need to read the session back.
-  return { session: sessionRowAsInserted(session, command.createdAt), command };
-}
-
-/** The row Postgres now holds for `values`, with the columns the insert left to their defaults. */
-function sessionRowAsInserted(values: NewSession, createdAt: Date | null): SessionRow {
-  return {
     teamId: null,
     activeConnections: 0,
     url: null,
@@ -134,8 +105,14 @@ function sessionRowAsInserted(values: NewSession, createdAt: Date | null): Sessi
     clusterId: null,
     terminationReason: null,
     terminatedAt: null,
-    ...values,
-    createdAt,
-    updatedAt: createdAt,
-  } as SessionRow;
+    streamingProtocol: created.streaming.protocol,
+    streamingPort: created.streaming.port,
+    streamingPath: created.streaming.path,
+    createdAt: created.createdAt,
+    updatedAt: created.createdAt,
+  };
+  return {
+    session: row,
+    command: { commandId, action: "start_session", payload: created.payload, olderPending: created.olderPending },
+  };
 }

@@ -1,4 +1,5 @@
 /** Template manifests as agents expect them (spec §1.9) and the streaming settings they imply. */
+import type { StreamingFallback, StreamingRule } from "../db/queries/session-create";
 
 /** What the original synthesised when a template's manifest was empty. */
 export function minimalManifest(name: string): Record<string, unknown> {
@@ -15,21 +16,16 @@ export function minimalManifest(name: string): Record<string, unknown> {
   };
 }
 
-export type Streaming = { protocol: string; port: number; path: string | null };
+/**
+ * The streaming settings a manifest implies (spec §2.3 `streaming_protocol`), as data: the
+ * session create statement applies them in Postgres, where the template is read.
+ */
+export const STREAMING_BY_IMAGE: readonly StreamingRule[] = [
+  { imageContains: "linuxserver/", protocol: "selkies", port: 3000, path: "/websockify" },
+  { imageContains: "kasmweb/", protocol: "selkies", port: 6901, path: "/websockify" },
+  { imageContains: "guacamole", protocol: "guacamole", port: 8080, path: "/guacamole" },
+  { imageContains: "x2go", protocol: "x2go", port: 22, path: null },
+];
 
-/** Streaming protocol from the manifest's image and ports (spec §2.3 `streaming_protocol`). */
-export function detectStreaming(manifest: Record<string, unknown>): Streaming {
-  const spec = (manifest["spec"] ?? {}) as { baseImage?: unknown; ports?: unknown };
-  const image = typeof spec.baseImage === "string" ? spec.baseImage : "";
-  if (image.includes("linuxserver/")) return { protocol: "selkies", port: 3000, path: "/websockify" };
-  if (image.includes("kasmweb/")) return { protocol: "selkies", port: 6901, path: "/websockify" };
-  if (image.includes("guacamole")) return { protocol: "guacamole", port: 8080, path: "/guacamole" };
-  if (image.includes("x2go")) return { protocol: "x2go", port: 22, path: null };
-  const first = Array.isArray(spec.ports) ? (spec.ports[0] as { containerPort?: unknown } | undefined) : undefined;
-  if (typeof first?.containerPort === "number") return { protocol: "vnc", port: first.containerPort, path: null };
-  return { protocol: "vnc", port: 5900, path: null };
-}
-
-export function isEmptyManifest(manifest: unknown): boolean {
-  return typeof manifest !== "object" || manifest === null || Object.keys(manifest).length === 0;
-}
+/** Any other image: VNC on the manifest's first containerPort, else on 5900. */
+export const STREAMING_FALLBACK: StreamingFallback = { protocol: "vnc", port: 5900 };

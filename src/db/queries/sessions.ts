@@ -1,10 +1,8 @@
 /** Named queries for `sessions`. */
-import { and, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { agentCommands, sessions, templates } from "../schema";
-import type { CommandRow, SessionRow } from "../schema";
-import { agentLeastLoadedQuery } from "./agents";
-import { olderPendingColumn } from "./commands";
+import { sessions } from "../schema";
+import type { SessionRow } from "../schema";
 
 export type NewSession = typeof sessions.$inferInsert;
 
@@ -128,39 +126,4 @@ export async function sessionListStuckTerminating(
 export async function sessionLock(db: Queryable, id: string, state: string): Promise<boolean> {
   const rows = await db.execute(sql`select 1 from ${sessions} where id = ${id} and state = ${state} for update skip locked`);
   return rows.rows.length > 0;
-}
-
-/**
- * Everything a create needs to read, in one round trip: the template's manifest (undefined when
- * there is no such template) and the least-loaded selectable agent (spec §5.4).
- */
-export async function sessionPlanLookup(
-  db: Queryable,
-  templateName: string,
-  platform: string,
-): Promise<{ manifest: unknown; agentId: string | null }> {
-  const result = await db.execute<{ has_template: boolean; manifest: unknown; agent_id: string | null }>(sql`
-    select exists (select 1 from ${templates} where ${templates.name} = ${templateName}) as has_template,
-           (select ${templates.manifest} from ${templates} where ${templates.name} = ${templateName}) as manifest,
-           (${agentLeastLoadedQuery(db, platform)}) as agent_id`);
-  const row = result.rows[0]!;
-  return { manifest: row.has_template ? (row.manifest ?? {}) : undefined, agentId: row.agent_id };
-}
-
-/**
- * Inserts the session and its first command in ONE statement: atomic without a transaction's
- * BEGIN/COMMIT round trips. Returns the command row; both rows share `now()`.
- */
-export async function sessionInsertWithCommand(
-  db: Queryable,
-  session: NewSession,
-  command: typeof agentCommands.$inferInsert,
-): Promise<CommandRow & { olderPending: boolean }> {
-  const inserted = db.$with("inserted_session").as(db.insert(sessions).values(session).returning({ id: sessions.id }));
-  const [row] = await db
-    .with(inserted)
-    .insert(agentCommands)
-    .values(command)
-    .returning({ ...getTableColumns(agentCommands), olderPending: olderPendingColumn });
-  return row!;
 }
