@@ -1,12 +1,13 @@
 /** Named queries for the `agents` table. */
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { agents, sessions } from "../schema";
+import { agents } from "../schema";
 import type { AgentRow } from "../schema";
 
-/** Sessions in these states count as load on an agent (spec §5.4). */
-const LOAD_STATES = ["running", "hibernated", "pending"];
-/** An agent is selectable only with a heartbeat newer than this (spec §1.10). */
+/**
+ * An agent is selectable only with a heartbeat newer than this (spec §1.10). The selection
+ * itself runs inside create_session_with_command (migrations/0002).
+ */
 export const SELECTION_WINDOW_SECONDS = 90;
 
 export type AgentRegistration = {
@@ -112,33 +113,6 @@ export async function agentReject(db: Queryable, agentId: string, rejectedBy: st
     .where(and(eq(agents.agentId, agentId), eq(agents.approvalStatus, "pending")))
     .returning();
   return row;
-}
-
-/**
- * The least-loaded selectable agent for `platform`: online, heartbeat within the selection
- * window; fewest sessions in LOAD_STATES, ties to the most recent heartbeat (spec §5.4).
- */
-export async function agentSelectLeastLoaded(db: Queryable, platform: string): Promise<string | undefined> {
-  const [row] = await agentLeastLoadedQuery(db, platform);
-  return row?.agentId;
-}
-
-/** The selection query itself, to embed as a subquery (see sessionPlanLookup). */
-export function agentLeastLoadedQuery(db: Queryable, platform: string) {
-  const load = sql<number>`(select count(*) from ${sessions} where ${sessions.agentId} = ${agents.agentId}
-    and ${sessions.state} in (${sql.join(LOAD_STATES.map((s) => sql`${s}`), sql`, `)}))`;
-  return db
-    .select({ agentId: agents.agentId })
-    .from(agents)
-    .where(
-      and(
-        eq(agents.status, "online"),
-        eq(agents.platform, platform),
-        sql`${agents.lastHeartbeat} > now() - make_interval(secs => ${SELECTION_WINDOW_SECONDS})`,
-      ),
-    )
-    .orderBy(load, desc(agents.lastHeartbeat))
-    .limit(1);
 }
 
 /** Deletes the agent (its commands cascade, its sessions keep a NULL agent); false if absent. */

@@ -1,13 +1,10 @@
 /**
- * Session create as a single statement (see sessionCreateWithCommand). Kept apart from
- * sessions.ts because it is the one query on the dispatch latency path.
+ * Session create as one call (see sessionCreateWithCommand). Kept apart from sessions.ts
+ * because it is the one query on the dispatch latency path.
  */
 import { sql } from "drizzle-orm";
-import type { SQL } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { templates } from "../schema";
-import { agentLeastLoadedQuery } from "./agents";
-import { olderPendingColumn } from "./commands";
+import { SELECTION_WINDOW_SECONDS } from "./agents";
 
 /** Streaming settings for images whose name contains `imageContains` (spec §2.3). */
 export type StreamingRule = { imageContains: string; protocol: string; port: number; path: string | null };
@@ -51,11 +48,10 @@ type CreatedRow = {
 };
 
 /**
- * The whole of POST /api/v1/sessions in one statement, so a create costs one round trip: the
- * template's manifest (the minimal one when it is empty), the least-loaded agent (spec §5.4),
- * the session row with the streaming settings its manifest implies, and its `start_session`
- * command carrying that manifest. Without the template or an agent nothing is written, and the
- * answer says which was missing.
+ * The whole of POST /api/v1/sessions in one round trip, through the server-side function
+ * create_session_with_command (migrations/0002): Postgres caches its statements' plans, where
+ * the same work as one ad hoc statement was parsed and planned on every request (~1.2 ms).
+ * Without the template or an agent nothing is written, and the answer says which was missing.
  */
 export async function sessionCreateWithCommand(
   db: Queryable,
@@ -69,35 +65,25 @@ export async function sessionCreateWithCommand(
   },
 ): Promise<SessionCreated> {
   const { session: s, command: c } = args;
-  const tags = s.tags === null ? null : JSON.stringify(s.tags);
-  const result = await db.execute<CreatedRow>(sql`
-    with tpl as (
-      select case when jsonb_typeof(manifest) = 'object' and manifest <> '{}'::jsonb
-                  then manifest else ${JSON.stringify(args.minimalManifest)}::jsonb end as manifest
-      from ${templates} where ${templates.name} = ${s.templateName}
-    ),
-    pick as (${agentLeastLoadedQuery(db, s.platform)}),
-    new_session as (
-      insert into sessions (id, user_id, template_name, state, app_type, namespace, platform, memory, cpu,
-        persistent_home, idle_timeout, max_session_duration, agent_id, tags, org_id,
-        streaming_protocol, streaming_port, streaming_path)
-      select ${s.id}, ${s.userId}, ${s.templateName}, 'pending', '', ${s.namespace}, ${s.platform}, ${s.memory}, ${s.cpu},
-        ${s.persistentHome}, ${s.idleTimeout}, ${s.maxSessionDuration}, pick.agent_id,
-        case when ${tags}::jsonb is null then null else array(select jsonb_array_elements_text(${tags}::jsonb)) end,
-        ${s.orgId}, st.protocol, st.port, st.path
-      from tpl cross join pick cross join lateral (${streamingOf(sql`tpl.manifest`, args.streamingRules, args.streamingFallback)}) st
-      returning agent_id, created_at, streaming_protocol, streaming_port, streaming_path
-    ),
-    new_command as (
-      insert into agent_commands (command_id, agent_id, session_id, action, status, expires_at, max_attempts, payload)
-      select ${c.commandId}, new_session.agent_id, ${s.id}, 'start_session', 'pending', ${c.expiresAt}, ${c.maxAttempts},
-        ${JSON.stringify(c.payload)}::jsonb || jsonb_build_object('templateManifest', tpl.manifest)
-      from new_session cross join tpl
-      returning payload, ${olderPendingColumn} as older_pending
-    )
-    select exists (select 1 from tpl) as template_found, (select agent_id from pick) as agent_id,
-      ns.created_at, ns.streaming_protocol, ns.streaming_port, ns.streaming_path, nc.payload, nc.older_pending
-    from (select 1) one left join new_session ns on true left join new_command nc on true`);
+  const session = {
+    id: s.id,
+    user_id: s.userId,
+    template_name: s.templateName,
+    namespace: s.namespace,
+    platform: s.platform,
+    memory: s.memory,
+    cpu: s.cpu,
+    persistent_home: s.persistentHome,
+    idle_timeout: s.idleTimeout,
+    max_session_duration: s.maxSessionDuration,
+    tags: s.tags,
+    org_id: s.orgId,
+  };
+  const command = { command_id: c.commandId, expires_at: c.expiresAt, max_attempts: c.maxAttempts, payload: c.payload };
+  const streaming = { rules: args.streamingRules, fallback: args.streamingFallback };
+  const result = await db.execute<CreatedRow>(sql`select * from create_session_with_command(
+    ${JSON.stringify(session)}::jsonb, ${JSON.stringify(command)}::jsonb, ${JSON.stringify(args.minimalManifest)}::jsonb,
+    ${JSON.stringify(streaming)}::jsonb, ${SELECTION_WINDOW_SECONDS}::integer)`);
   const row = result.rows[0]!;
   if (row.created_at === null) return { templateFound: row.template_found, agentId: row.agent_id, created: null };
   return {
@@ -110,19 +96,4 @@ export async function sessionCreateWithCommand(
       olderPending: row.older_pending!,
     },
   };
-}
-
-/**
- * A one-row query of the streaming (protocol, port, path) for `manifest`: the first rule whose
- * text the base image contains, else the first port's containerPort over vnc, else the fallback.
- */
-function streamingOf(manifest: SQL, rules: readonly StreamingRule[], fallback: StreamingFallback): SQL {
-  const image = sql`(case when jsonb_typeof(${manifest}->'spec'->'baseImage') = 'string' then ${manifest}->'spec'->>'baseImage' else '' end)`;
-  const firstPort = sql`(case when jsonb_typeof(${manifest}->'spec'->'ports'->0->'containerPort') = 'number'
-    then (${manifest}->'spec'->'ports'->0->>'containerPort')::numeric::int end)`;
-  const branch = (pick: (r: StreamingRule) => SQL, otherwise: SQL) =>
-    sql`case ${sql.join(rules.map((r) => sql`when strpos(${image}, ${r.imageContains}) > 0 then ${pick(r)}`), sql` `)} else ${otherwise} end`;
-  return sql`select ${branch((r) => sql`${r.protocol}::text`, sql`${fallback.protocol}::text`)} as protocol,
-    ${branch((r) => sql`${r.port}::int`, sql`coalesce(${firstPort}, ${fallback.port}::int)`)} as port,
-    ${branch((r) => sql`${r.path}::text`, sql`null::text`)} as path`;
 }
