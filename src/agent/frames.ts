@@ -3,16 +3,11 @@
  * test/integration/agent.frames.test.ts and the session lifecycle tests.
  */
 import type { Db } from "../db/client";
-import {
-  commandAck,
-  commandComplete,
-  commandFail,
-  commandInFlightForSession,
-  commandRestartHeadLease,
-} from "../db/queries/commands";
+import { commandFinishByAgent } from "../db/queries/command-finish";
+import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
-import { sessionAfterComplete, sessionAfterFailure } from "../sessions/command-outcome";
+import { AFTER_COMPLETE, AFTER_FAILURE, reportedState } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
 /** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
@@ -66,22 +61,12 @@ export async function applyAgentFrame(
   }
 }
 
-async function complete(
-  db: Db,
-  agentId: string,
-  commandId: string,
-  result: Record<string, unknown> | null,
-  lease: LeaseSettings,
-): Promise<void> {
-  const row = await commandComplete(db, agentId, commandId, result);
-  if (!row) return;
-  await sessionAfterComplete(db, row, result);
-  await commandRestartHeadLease(db, agentId, lease); // the next command is now the one it works on
+function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
+  const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };
+  return commandFinishByAgent(db, agentId, commandId, { status: "completed", result }, session, lease);
 }
 
-async function fail(db: Db, agentId: string, commandId: string, error: string, lease: LeaseSettings): Promise<void> {
-  const row = await commandFail(db, agentId, commandId, error);
-  if (!row) return;
-  await sessionAfterFailure(db, row);
-  await commandRestartHeadLease(db, agentId, lease);
+function fail(db: Db, agentId: string, commandId: string, error: string, lease: LeaseSettings) {
+  const session = { moves: AFTER_FAILURE, reportedState: null };
+  return commandFinishByAgent(db, agentId, commandId, { status: "failed", error }, session, lease);
 }

@@ -3,10 +3,11 @@
  * the agent's frames and by the sweep when a command fails for lack of an answer or expires.
  */
 import type { Queryable } from "../db/client";
+import type { SessionMoves } from "../db/queries/command-finish";
 import { sessionTransitionForAgent } from "../db/queries/sessions";
 
 /** The session state a completed command leaves behind, by action. */
-const AFTER_COMPLETE: Record<string, { from: readonly string[]; to: string } | undefined> = {
+export const AFTER_COMPLETE: SessionMoves = {
   start_session: { from: ["pending"], to: "running" },
   stop_session: { from: ["pending", "running", "hibernating", "hibernated", "waking", "terminating"], to: "terminated" },
   hibernate_session: { from: ["hibernating"], to: "hibernated" },
@@ -14,7 +15,7 @@ const AFTER_COMPLETE: Record<string, { from: readonly string[]; to: string } | u
 };
 
 /** Where a session goes back to when its command fails, expires or is cancelled. */
-const AFTER_FAILURE: Record<string, { from: readonly string[]; to: string } | undefined> = {
+export const AFTER_FAILURE: SessionMoves = {
   start_session: { from: ["pending"], to: "failed" },
   hibernate_session: { from: ["hibernating"], to: "running" },
   wake_session: { from: ["waking"], to: "hibernated" },
@@ -25,12 +26,10 @@ const RESULT_STATES = new Set(["running", "hibernated", "terminated", "failed"])
 
 type Finished = { agentId: string | null; sessionId: string | null; action: string };
 
-export async function sessionAfterComplete(db: Queryable, cmd: Finished, result: unknown): Promise<void> {
-  const move = AFTER_COMPLETE[cmd.action];
-  if (!cmd.sessionId || !cmd.agentId || !move) return;
+/** The state an agent reported in `complete.result.state`, if it is one a session may take. */
+export function reportedState(result: unknown): string | null {
   const reported = typeof result === "object" && result !== null ? (result as Record<string, unknown>)["state"] : undefined;
-  const to = typeof reported === "string" && RESULT_STATES.has(reported) ? reported : move.to;
-  await sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, move.from, to);
+  return typeof reported === "string" && RESULT_STATES.has(reported) ? reported : null;
 }
 
 export async function sessionAfterFailure(db: Queryable, cmd: Finished): Promise<void> {

@@ -71,7 +71,7 @@ export async function commandList(
  * send `ack` (docker-agent answers only with its final command_response/command_error), so
  * their whole run must fit in the lease.
  */
-function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
+export function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
   return sql`(case when (select platform from ${agents} where ${agents.agentId} = ${agentId}) = 'docker'
     then ${runLeaseSeconds}::float8 else ${ackLeaseSeconds}::float8 end)`;
 }
@@ -194,52 +194,6 @@ export async function commandAck(
   return rows.length > 0;
 }
 
-/** The agent's own command, while an answer can still move it forward. */
-function ownedAndOpen(agentId: string, commandId: string) {
-  return and(
-    eq(agentCommands.commandId, commandId),
-    eq(agentCommands.agentId, agentId),
-    inArray(agentCommands.status, OPEN_STATUSES),
-  );
-}
-
-/** `complete` from the owning agent; returns the row if this call finished it (a repeat returns nothing). */
-export async function commandComplete(
-  db: Queryable,
-  agentId: string,
-  commandId: string,
-  result: unknown,
-): Promise<CommandRow | undefined> {
-  const [row] = await db
-    .update(agentCommands)
-    .set({
-      status: "completed",
-      completedAt: sql`now()`,
-      updatedAt: sql`now()`,
-      result: result ?? null,
-      leaseExpiresAt: null,
-      nextAttemptAt: null,
-    })
-    .where(ownedAndOpen(agentId, commandId))
-    .returning();
-  return row;
-}
-
-/** `failed` from the owning agent; `completed_at` stays NULL as in the original. */
-export async function commandFail(
-  db: Queryable,
-  agentId: string,
-  commandId: string,
-  error: string,
-): Promise<CommandRow | undefined> {
-  const [row] = await db
-    .update(agentCommands)
-    .set({ status: "failed", errorMessage: error, updatedAt: sql`now()`, leaseExpiresAt: null, nextAttemptAt: null })
-    .where(ownedAndOpen(agentId, commandId))
-    .returning();
-  return row;
-}
-
 /** The oldest command of `sessionId` sent to `agentId` and not finished (docker-agent replies). */
 export async function commandInFlightForSession(
   db: Queryable,
@@ -259,23 +213,6 @@ export async function commandInFlightForSession(
     .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
     .limit(1);
   return row;
-}
-
-/**
- * When an agent finishes a command, the next one it holds (its oldest `sent`) becomes the one it
- * works on: its lease starts now, not when it was sent behind the others.
- */
-export async function commandRestartHeadLease(db: Queryable, agentId: string, lease: LeaseSettings): Promise<void> {
-  const head = db
-    .select({ id: agentCommands.id, status: agentCommands.status })
-    .from(agentCommands)
-    .where(and(eq(agentCommands.agentId, agentId), inArray(agentCommands.status, ["sent", "ack"])))
-    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
-    .limit(1);
-  await db
-    .update(agentCommands)
-    .set({ leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})` })
-    .where(sql`${agentCommands.id} = (select id from (${head}) h where h.status = 'sent')`);
 }
 
 /** Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished. */
@@ -359,7 +296,7 @@ const OUTCOME_COLUMNS = {
  * (5 s · 2^(attempts−1), at most 5 min), or, after `max_attempts` deliveries, ends `failed`.
  * Only an agent's oldest unfinished command is judged: agents run commands one at a time, in
  * order, so the ones queued behind it are legitimately unanswered (their lease restarts when
- * they reach the head, see commandRestartHeadLease).
+ * they reach the head, see commandFinishByAgent).
  */
 export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
   const olderInFlight = sql`exists (select 1 from ${agentCommands} older where older.agent_id = ${agentCommands.agentId}
