@@ -17,6 +17,7 @@ export default defineConfig({
               bindings: {
                 DATABASE_URL: inject("databaseUrl"),
                 DB_WS_PROXY: inject("wsProxy"),
+                DB_PIPELINE_CONNECT: inject("pipelineConnect"),
                 JWT_SECRET: TEST_JWT_SECRET,
                 AGENT_BOOTSTRAP_KEY: TEST_BOOTSTRAP_KEY,
                 SWEEP_PENDING_GRACE_SECONDS: "5",

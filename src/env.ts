@@ -16,6 +16,7 @@ const ConfigSchema = z.object({
   PLATFORM: z.enum(["kubernetes", "docker", "vm", "cloud"]).default("kubernetes"),
   SWEEP_PENDING_GRACE_SECONDS: z.coerce.number().int().min(0).default(5),
   DB_WS_PROXY: z.string().default(""),
+  DB_PIPELINE_CONNECT: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   RATE_LIMIT_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
   ACK_LEASE_SECONDS: z.coerce.number().int().min(1).default(60),
   RUN_LEASE_SECONDS: z.coerce.number().int().min(1).default(900),

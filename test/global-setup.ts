@@ -13,6 +13,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     wsProxy: string;
+    pipelineConnect: "true" | "false";
   }
 }
 
@@ -34,6 +35,7 @@ export default async function setup(project: TestProject) {
   console.log(`[tests] Postgres: ${server.kind}${pooler ? " via PgBouncer" : ""}; WebSocket proxy on 127.0.0.1:${proxy.port}`);
   project.provide("databaseUrl", pooler?.url ?? databaseUrl);
   project.provide("wsProxy", `127.0.0.1:${proxy.port}`);
+  project.provide("pipelineConnect", pooler ? "true" : "false");
   return async () => {
     await proxy.close();
     await pooler?.close();

@@ -8,7 +8,7 @@
  * in-memory fields below only coordinate work within one wake-up.
  */
 import { DurableObject } from "cloudflare:workers";
-import { createDb } from "../db/client";
+import { createDb, dbOptions } from "../db/client";
 import type { Db, DbHandle } from "../db/client";
 import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandMarkSent, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
@@ -468,7 +468,7 @@ export class AgentObject extends DurableObject<Env> {
   #db(): Db {
     if (!this.#database) {
       const config = readConfig(this.env);
-      this.#database = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY, idleTimeoutMs: DB_IDLE_MS });
+      this.#database = createDb({ ...dbOptions(config), idleTimeoutMs: DB_IDLE_MS });
     }
     return this.#database.db;
   }

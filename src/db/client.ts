@@ -6,6 +6,7 @@
 import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
+import type { Config } from "../env";
 import * as schema from "./schema";
 
 export type Db = NeonDatabase<typeof schema>;
@@ -15,13 +16,19 @@ export type DbOptions = {
   url: string;
   /** "host:port" of a local WebSocket→TCP proxy; empty for Neon. */
   wsProxy: string;
+  /**
+   * With a local proxy: whether the endpoint asks for a cleartext password, so the driver may
+   * send start-up, password and first query without waiting (Neon's endpoints do; it is the
+   * driver's default there). A server that does not ask (trust, SCRAM) fails with it on.
+   */
+  pipelineConnect: boolean;
   /** Close connections idle this long (pg's default is 10 s); for long-lived holders. */
   idleTimeoutMs?: number;
 };
 
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
-export function createDb({ url, wsProxy, idleTimeoutMs }: DbOptions): DbHandle {
-  if (wsProxy) useLocalProxy(wsProxy);
+export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOptions): DbHandle {
+  if (wsProxy) useLocalProxy(wsProxy, pipelineConnect);
   const pool = new Pool({ connectionString: url, max: 4, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
@@ -36,15 +43,20 @@ export function createDb({ url, wsProxy, idleTimeoutMs }: DbOptions): DbHandle {
   };
 }
 
+/** The options a Worker request, a DO or the sweep open their database with. */
+export function dbOptions(config: Config): DbOptions {
+  return { url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY, pipelineConnect: config.DB_PIPELINE_CONNECT };
+}
+
 /**
  * Points the driver at a local plain-WebSocket proxy. neonConfig is process-wide, but the value
  * is the same for every invocation of one deployment, so setting it again is harmless.
  */
-function useLocalProxy(proxy: string): void {
+function useLocalProxy(proxy: string, pipeline: boolean): void {
   neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
+  neonConfig.pipelineConnect = pipeline ? "password" : false;
   // Coalescing writes adds ~1.3 ms per query on loopback (platform notes §4.3).
   neonConfig.coalesceWrites = false;
 }

@@ -12,7 +12,13 @@ import path from "node:path";
 
 const CANDIDATES = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
 const READY_TIMEOUT_MS = 10_000;
+/** Clients' password (PgBouncer itself logs in to Postgres as configured upstream). */
+const CLIENT_PASSWORD = "local";
 
+/**
+ * `url` carries a password, which PgBouncer asks for in cleartext as Neon's endpoints do, so the
+ * Worker may pipeline its connection start-up there too (DB_PIPELINE_CONNECT=true).
+ */
 export type PgBouncer = { url: string; close(): Promise<void> };
 
 /** The pgbouncer binary, or undefined when it is not installed (or POOLER=none). */
@@ -38,7 +44,8 @@ export async function startPgBouncer(binary: string, serverUrl: string): Promise
 listen_addr = 127.0.0.1
 listen_port = ${port}
 unix_socket_dir =
-auth_type = any
+auth_type = plain
+auth_file = ${dir}/userlist.txt
 pool_mode = transaction
 max_client_conn = 20000
 default_pool_size = 40
@@ -47,6 +54,7 @@ logfile = ${dir}/pgbouncer.log
 pidfile = ${dir}/pgbouncer.pid
 `;
   fs.writeFileSync(path.join(dir, "pgbouncer.ini"), ini, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, "userlist.txt"), `"${user}" "${CLIENT_PASSWORD}"\n`, { mode: 0o644 });
   // PgBouncer refuses to run as root; -u drops to the postgres account when we are root.
   const args = process.getuid?.() === 0 ? ["-u", "postgres", path.join(dir, "pgbouncer.ini")] : [path.join(dir, "pgbouncer.ini")];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -56,6 +64,7 @@ pidfile = ${dir}/pgbouncer.pid
   const url = new URL(serverUrl);
   url.hostname = "127.0.0.1";
   url.port = String(port);
+  url.password = CLIENT_PASSWORD;
   return {
     url: url.toString(),
     async close() {

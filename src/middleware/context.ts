@@ -3,7 +3,7 @@
  * in `c.var`. The database Pool is closed after the response with waitUntil.
  */
 import type { MiddlewareHandler } from "hono";
-import { createDb } from "../db/client";
+import { createDb, dbOptions } from "../db/client";
 import type { AppEnv } from "../env";
 import { readConfig } from "../env";
 import { newRequestId } from "../lib/ids";
@@ -24,7 +24,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     const config = readConfig(c.env);
     c.set("config", config);
     await rejectNul(c.req.raw);
-    const handle = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
+    const handle = createDb(dbOptions(config));
     c.set("db", handle.db);
     try {
       await next();

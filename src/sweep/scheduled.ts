@@ -1,5 +1,5 @@
 /** The cron entry: runs the sweep and logs only when it did something. */
-import { createDb } from "../db/client";
+import { createDb, dbOptions } from "../db/client";
 import { readConfig } from "../env";
 import { createLogger } from "../lib/log";
 import { deliveryPolicy } from "../lib/delivery-policy";
@@ -8,7 +8,7 @@ import type { SweepResult } from "./sweep";
 
 export async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<SweepResult> {
   const config = readConfig(env);
-  const handle = createDb({ url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY });
+  const handle = createDb(dbOptions(config));
   const log = createLogger({ component: "sweep", cron: controller.cron, scheduledTime: controller.scheduledTime });
   try {
     const result = await runSweep(env, handle.db, deliveryPolicy(config), {

@@ -8,7 +8,7 @@ import { generateApiKey, hashApiKey } from "../../src/lib/api-key";
 
 /** Runs `fn` with a fresh Pool and closes it afterwards. */
 export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const handle = createDb({ url: env.DATABASE_URL, wsProxy: env.DB_WS_PROXY });
+  const handle = createDb({ url: env.DATABASE_URL, wsProxy: env.DB_WS_PROXY, pipelineConnect: env.DB_PIPELINE_CONNECT === "true" });
   try {
     return await fn(handle.db);
   } finally {

@@ -84,7 +84,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
       const modes: PoolerMode[] = config.pooler === "both" ? ["pgbouncer", "direct"] : [primary];
       for (const mode of modes) {
         const floor = await phase(`baseline: Neon driver connect+INSERT [${mode}]`, () =>
-          measureNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, samples: config.baselines.floorSamples, label: mode }),
+          measureNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, pipelineConnect: stack.pipelineConnect(mode), samples: config.baselines.floorSamples, label: mode }),
         );
         if (floor) {
           results.baselines.neonFloor[mode] = floor;

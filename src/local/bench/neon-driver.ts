@@ -5,15 +5,16 @@
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 
-let configuredFor: number | undefined;
+let configuredFor: string | undefined;
 
-export function configureNeonDriver(proxyPort: number): void {
-  if (configuredFor === proxyPort) return;
-  configuredFor = proxyPort;
+/** `pipeline`: the endpoint asks for a cleartext password (PgBouncer here, as Neon's do). */
+export function configureNeonDriver(proxyPort: number, pipeline: boolean): void {
+  if (configuredFor === `${proxyPort}:${pipeline}`) return;
+  configuredFor = `${proxyPort}:${pipeline}`;
   neonConfig.webSocketConstructor = ws;
   neonConfig.wsProxy = (host, port) => `127.0.0.1:${proxyPort}/v1?address=${host}:${port}`;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
+  neonConfig.pipelineConnect = pipeline ? "password" : false;
   neonConfig.coalesceWrites = false;
 }

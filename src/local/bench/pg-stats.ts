@@ -149,7 +149,7 @@ export class PgStats {
    */
   async warmPool(count: number): Promise<void> {
     if (!this.#pooled) return;
-    configureNeonDriver(this.#pooled.proxyPort);
+    configureNeonDriver(this.#pooled.proxyPort, true);
     const clients = Array.from({ length: count }, () => new NeonClient(this.#pooled!.url));
     try {
       await Promise.all(clients.map((c) => c.connect()));
@@ -171,7 +171,7 @@ export class PgStats {
     );
     const servers = Math.min(pooled.poolSize, (rows[0] as { n: number }).n);
     if (servers === 0) return 0;
-    configureNeonDriver(pooled.proxyPort);
+    configureNeonDriver(pooled.proxyPort, true);
     const clients = Array.from({ length: servers }, () => {
       const client = new NeonClient(pooled.url);
       client.on("error", () => {});

@@ -37,6 +37,8 @@ export type BenchStack = {
   dbUrl: string;
   /** The URL the Worker is given for `mode`. */
   workerDbUrl(mode: PoolerMode): string;
+  /** Whether the Worker pipelines its connection start-up on this path (PgBouncer asks for a cleartext password). */
+  pipelineConnect(mode: PoolerMode): boolean;
   proxyPort: number;
   pooler: PgBouncer | undefined;
   worker: LocalWorker;
@@ -128,9 +130,11 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
 
     const jwtSecret = randomBytes(32).toString("hex");
     const workerDbUrl = (mode: PoolerMode) => (mode === "pgbouncer" && pooler ? pooler.url : scratch.url);
+    const pipelineConnect = (mode: PoolerMode) => mode === "pgbouncer" && pooler !== undefined;
     const secrets = (mode: PoolerMode): WorkerSecrets => ({
       DATABASE_URL: workerDbUrl(mode),
       DB_WS_PROXY: `127.0.0.1:${proxy.port}`,
+      DB_PIPELINE_CONNECT: String(pipelineConnect(mode)),
       JWT_SECRET: jwtSecret,
       AGENT_BOOTSTRAP_KEY: "",
       // Every bench agent connects from 127.0.0.1: the per-IP limit would throttle them.
@@ -148,6 +152,7 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
       server,
       dbUrl: scratch.url,
       workerDbUrl,
+      pipelineConnect,
       proxyPort: proxy.port,
       pooler,
       worker: first.worker,

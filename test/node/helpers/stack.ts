@@ -65,6 +65,7 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   const secrets = {
     DATABASE_URL: pooler?.url ?? url,
     DB_WS_PROXY: `127.0.0.1:${proxyPort}`,
+    DB_PIPELINE_CONNECT: pooler ? "true" : "false",
     JWT_SECRET,
     AGENT_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
     ...opts.vars,

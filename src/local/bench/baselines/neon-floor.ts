@@ -23,6 +23,8 @@ export async function measureNeonFloor(opts: {
   /** Direct URL of the same database, to create the table. */
   directUrl: string;
   proxyPort: number;
+  /** As the Worker is configured for this endpoint (DB_PIPELINE_CONNECT). */
+  pipelineConnect: boolean;
   samples: number;
   label: string;
 }): Promise<NeonFloorResult> {
@@ -30,7 +32,7 @@ export async function measureNeonFloor(opts: {
   await admin.connect();
   await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
   await admin.end();
-  configureNeonDriver(opts.proxyPort);
+  configureNeonDriver(opts.proxyPort, opts.pipelineConnect);
   const once = async () => {
     const started = now();
     const client = new Client(opts.url);
