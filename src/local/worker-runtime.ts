@@ -68,6 +68,7 @@ export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDi
     port: opts.port ?? 0,
     durableObjectsPersist: opts.persistDir ?? false,
     cf: false,
+    ...(process.env["WORKERD_INSPECTOR_PORT"] ? { inspectorPort: Number(process.env["WORKERD_INSPECTOR_PORT"]) } : {}),
   } as V4MiniflareOptions;
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = (await mf.ready).toString().replace(/\/$/, "");
