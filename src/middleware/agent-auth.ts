@@ -4,7 +4,7 @@
  * wrong key 403 (unless bootstrap key) → ok. mTLS is not offered.
  */
 import type { MiddlewareHandler } from "hono";
-import { agentGetById, agentTouchKeyUse } from "../db/queries/agents";
+import { agentGetByIdTouchingKey, agentTouchKeyUse } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { apiKeyFormatProblem, constantTimeEqual, hashApiKey, verifyApiKey } from "../lib/api-key";
@@ -27,7 +27,7 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
 
     const bootstrapKey = c.var.config.AGENT_BOOTSTRAP_KEY;
     const isBootstrap = bootstrapKey !== "" && constantTimeEqual(key.toLowerCase(), bootstrapKey.toLowerCase());
-    const agent = await agentGetById(c.var.db, agentId);
+    const agent = await agentGetByIdTouchingKey(c.var.db, agentId, await hashApiKey(key));
     if (!agent) {
       if (!isBootstrap) {
         throw new AppError(
@@ -42,8 +42,8 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
     }
     const verdict = await verifyApiKey(key, agent.apiKeyHash);
     if (verdict !== "mismatch") {
-      const upgrade = verdict === "legacy" ? await hashApiKey(key) : undefined;
-      c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, upgrade).catch(() => {}));
+      // A current key's use was recorded by the read; a legacy (bcrypt) one is upgraded now.
+      if (verdict === "legacy") c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, await hashApiKey(key)).catch(() => {}));
       c.set("agent", { agentId, bootstrap: false });
       return next();
     }
