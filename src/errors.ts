@@ -58,7 +58,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (typeof message !== "string") continue;
     // drizzle's wrapper quotes the SQL (column names like idle_timeout): judge only driver errors.
     if (message.startsWith("Failed query:")) continue;
-    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out/i.test(message)) {
+    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out|Error connecting to database|HTTP status 50[234]/i.test(message)) {
       return true;
     }
   }

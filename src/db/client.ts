@@ -27,10 +27,17 @@ export type DbOptions = {
 
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
 export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOptions): DbHandle {
-  if (wsProxy) useLocalProxy(wsProxy, pipelineConnect);
+  if (wsProxy) useLocalProxy(wsProxy, pipelineConnect, url);
+  // A single statement outside a transaction goes over one HTTP request (Neon's SQL-over-HTTP
+  // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
+  // take a WebSocket connection from the pool.
+  neonConfig.poolQueryViaFetch = true;
   const pool = new Pool({ connectionString: url, max: 4, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
+  // A long-lived holder (a Durable Object) keeps its connection warm instead: any listener
+  // other than "error" is the driver's documented way to keep Pool.query() off HTTP.
+  if (idleTimeoutMs) pool.on("connect", () => {});
   let ended = false;
   return {
     // No `schema`: nothing uses db.query.*, and drizzle rebuilds its relational config from the
@@ -50,11 +57,15 @@ export function dbOptions(config: Config): DbOptions {
 }
 
 /**
- * Points the driver at a local plain-WebSocket proxy. neonConfig is process-wide, but the value
- * is the same for every invocation of one deployment, so setting it again is harmless.
+ * Points the driver at the local proxy (src/local/ws-proxy.ts), for WebSockets and HTTP queries.
+ * neonConfig is process-wide, but the values are the same for every invocation of one
+ * deployment, so setting them again is harmless.
  */
-function useLocalProxy(proxy: string, pipeline: boolean): void {
+function useLocalProxy(proxy: string, pipeline: boolean, url: string): void {
   neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
+  // The driver drops the port from what it hands this function; the deployment's URL has it.
+  const { hostname, port } = new URL(url);
+  neonConfig.fetchEndpoint = `http://${proxy}/sql?address=${hostname}:${port || 5432}`;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;
   neonConfig.pipelineConnect = pipeline ? "password" : false;
