@@ -2,12 +2,16 @@
  * The embedded default: PGlite (Postgres compiled to WASM) served on a local TCP socket, so a
  * machine with no Postgres still runs `npm run dev` and `npm test`.
  *
- * PGlite is one database behind one connection; the socket server multiplexes clients onto
- * it. Good for development and tests, not for production or benchmarks.
+ * PGlite is one Postgres session behind one connection. Its socket server multiplexes clients
+ * onto it message by message, so concurrent clients' queries interleaved (a Parse from one between
+ * another's Parse and Bind) and their transactions mixed; clients therefore reach it through a
+ * relay that lets one request, or one whole transaction, through at a time (pglite-relay.ts).
+ * Good for development and tests, not for production or benchmarks.
  */
 import fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { startPgliteRelay } from "./pglite-relay";
 
 export type EmbeddedPostgres = { url: string; close(): Promise<void> };
 
@@ -18,15 +22,17 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir ?? "memory://");
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 100 });
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 100 });
   await server.start();
-  const address = server.getServerConn();
-  const actualPort = Number(address.split(":").pop());
+  const internalPort = Number(server.getServerConn().split(":").pop());
+  const relay = await startPgliteRelay(port, internalPort);
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${actualPort}/postgres`,
+    url: `postgres://postgres:postgres@127.0.0.1:${relay.port}/postgres`,
     async close() {
+      await relay.close();
       await server.stop();
       await db.close();
     },
   };
 }
+

@@ -23,6 +23,12 @@ export async function isReachable(url: string, timeoutMs = 2000): Promise<boolea
   }
 }
 
+/** Whether findPostgres({ preferMachine: true }) would find a real server rather than start PGlite. */
+export async function realPostgresAvailable(): Promise<boolean> {
+  if (process.env["DATABASE_URL"]) return true;
+  return process.env["EMBEDDED_POSTGRES"] !== "1" && (await isReachable(MACHINE_POSTGRES_URL));
+}
+
 /** Starts (or finds) a Postgres server. `embeddedDataDir` undefined = in-memory PGlite. */
 export async function findPostgres(opts: {
   preferMachine: boolean;

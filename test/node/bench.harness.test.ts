@@ -10,11 +10,14 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBench } from "../../src/local/bench/main";
+import { realPostgresAvailable } from "../../src/local/local-postgres";
 import { SCENARIOS, parseCli, presetConfig } from "../../src/local/bench/options";
 import type { BenchConfig } from "../../src/local/bench/options";
 import { percentile, summarize } from "../../src/local/bench/stats";
 
 const run = promisify(execFile);
+// The bench refuses embedded PGlite (its figures would say nothing about Postgres).
+const realPostgres = await realPostgresAvailable();
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** Every scenario and baseline, a handful of samples each; no hibernation wait (> 10 s). */
@@ -64,7 +67,7 @@ describe("the bench harness", () => {
     expect(() => parseCli(["--scenario", "nope"])).toThrow(/unknown scenario/);
   });
 
-  it("runs every scenario and baseline at toy size and writes the report", async () => {
+  it.skipIf(!realPostgres)("runs every scenario and baseline at toy size and writes the report", async () => {
     const { report, jsonPath, summary } = await runBench(toyConfig(), { resultsDir, silent: true });
     expect(report.results.errors).toEqual({});
     expect(report.config.scenarios).toEqual([...SCENARIOS]);
