@@ -388,13 +388,13 @@ export class AgentObject extends DurableObject<Env> {
     let sent = 0;
     try {
       if (this.ctx.storage.kv.get(KEY.connectWork)) {
+        // Whatever was sent on an earlier socket and never acknowledged may be lost with it: back
+        // to pending, in the same statement that marks the agent online (if still connected).
         await this.#writeStatus(async () => {
-          if (this.#current()) await agentMarkOnline(db, agentId);
+          await commandRequeueUnacked(db, agentId, { markOnline: this.#current() !== null });
         });
         const memory = this.#getHeartbeat();
         if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
-        // Whatever was sent on an earlier socket and never acknowledged may be lost with it.
-        await commandRequeueUnacked(db, agentId);
         this.ctx.storage.kv.delete(KEY.connectWork);
       }
       for (;;) {

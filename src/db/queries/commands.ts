@@ -154,15 +154,21 @@ export async function commandRelease(db: Queryable, commandIds: string[]): Promi
 
 /**
  * Back to `pending`: commands `sent` to this agent on an earlier socket and never acknowledged.
- * Called when a new socket connects, so they are delivered again on it.
+ * Called when a new socket connects, so they are delivered again on it; with `markOnline`, the
+ * same statement marks the agent online as agentMarkOnline does (one round trip per connect).
  */
-export async function commandRequeueUnacked(db: Queryable, agentId: string): Promise<number> {
-  const rows = await db
+export async function commandRequeueUnacked(db: Queryable, agentId: string, opts: { markOnline?: boolean } = {}): Promise<void> {
+  const online = db.$with("online").as(
+    db
+      .update(agents)
+      .set({ status: "online", lastHeartbeat: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(agents.agentId, agentId))
+      .returning({ id: agents.id }),
+  );
+  await (opts.markOnline ? db.with(online) : db)
     .update(agentCommands)
     .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")))
-    .returning({ id: agentCommands.id });
-  return rows.length;
+    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")));
 }
 
 /** `ack` from the owning agent: the lease becomes the (longer) run lease. Never moves back. */
