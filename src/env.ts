@@ -69,6 +69,8 @@ export type AgentPrincipal = {
   agentId: string;
   /** True when the bootstrap key, not the agent's own key, authenticated the request. */
   bootstrap: boolean;
+  /** Whether the agent's row existed when the request was authenticated. */
+  registered: boolean;
 };
 
 export type AppEnv = {

@@ -37,20 +37,20 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
           { agentId },
         );
       }
-      c.set("agent", { agentId, bootstrap: true });
+      c.set("agent", { agentId, bootstrap: true, registered: false });
       return next();
     }
     const verdict = await verifyApiKey(key, agent.apiKeyHash);
     if (verdict !== "mismatch") {
       // A current key's use was recorded by the read; a legacy (bcrypt) one is upgraded now.
       if (verdict === "legacy") c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, await hashApiKey(key)).catch(() => {}));
-      c.set("agent", { agentId, bootstrap: false });
+      c.set("agent", { agentId, bootstrap: false, registered: true });
       return next();
     }
     // The bootstrap key is accepted for existing agents too (the original's Issue #234 fallback):
     // agents are never told their own key by registration, so they keep presenting it.
     if (!isBootstrap) throw new AppError("forbidden", "Invalid API key", "The API key does not match this agent.");
-    c.set("agent", { agentId, bootstrap: true });
+    c.set("agent", { agentId, bootstrap: true, registered: true });
     return next();
   };
 }

@@ -2,7 +2,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { AGENT_ID_HEADER } from "../agent/agent-object";
 import { getAgentStub } from "../agent/stub";
-import { agentGetById, agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
+import { agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { CapacitySchema } from "../lib/capacity";
@@ -128,8 +128,8 @@ export function agentRoutes() {
     if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
       throw new AppError("bad_request", "Expected WebSocket", "This endpoint needs a WebSocket upgrade.");
     }
-    const agent = await agentGetById(c.var.db, agentId);
-    if (!agent) {
+    // The auth middleware has just read the agent's row: no second read.
+    if (!c.var.agent.registered) {
       throw new AppError("not_found", "Agent not found", "Agent must register before connecting via WebSocket", {
         agentId,
       });
