@@ -1,7 +1,8 @@
 /**
  * A drizzle instance over a Neon `Pool`, never at module scope: in a Worker a WebSocket cannot
- * outlive the request that opened it, so requests open one each and close it with
- * `ctx.waitUntil(handle.end())`; a Durable Object keeps one for its lifetime (see AgentObject).
+ * outlive the request that opened it, so requests open one each (used only by transactions;
+ * single statements go over HTTP) and close it with `ctx.waitUntil(handle.end())`; a Durable
+ * Object keeps one for its lifetime (see AgentObject).
  */
 import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";

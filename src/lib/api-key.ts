@@ -35,9 +35,14 @@ const BCRYPT_FORMAT = /^\$2[aby]\$\d{2}\$/;
  * Checks `key` against a stored hash in constant time. `legacy` means it matched a bcrypt hash,
  * which the caller should replace with `hashApiKey(key)`.
  */
-export async function verifyApiKey(key: string, stored: string | null): Promise<"match" | "legacy" | "mismatch"> {
+export async function verifyApiKey(
+  key: string,
+  stored: string | null,
+  /** `hashApiKey(key)` when the caller has it already. */
+  keyHash?: string,
+): Promise<"match" | "legacy" | "mismatch"> {
   if (stored?.startsWith(HASH_PREFIX)) {
-    return constantTimeEqual(await hashApiKey(key), stored) ? "match" : "mismatch";
+    return constantTimeEqual(keyHash ?? (await hashApiKey(key)), stored) ? "match" : "mismatch";
   }
   if (stored && BCRYPT_FORMAT.test(stored)) {
     // The original hashed the key exactly as presented (bcrypt compares in constant time).

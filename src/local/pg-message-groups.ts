@@ -1,9 +1,8 @@
 /**
  * Cuts a Postgres client's byte stream into whole request groups: a start-up message on its own,
  * then runs of protocol messages up to one that makes the server answer (Sync, Query, Flush,
- * password, COPY data, Terminate…). Used in front of PGlite (embedded-postgres.ts), whose socket
- * server handles each chunk it reads as a unit and interleaves concurrent clients between chunks:
- * a Parse split from its Bind let another client's Parse in between.
+ * password, COPY data, Terminate…). The PGlite relay (pglite-relay.ts) passes a group at a time,
+ * so one client's Parse and Bind never have another client's messages between them.
  */
 
 /** Message types after which a client waits for the server, so the group ends there. */

@@ -27,7 +27,8 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
 
     const bootstrapKey = c.var.config.AGENT_BOOTSTRAP_KEY;
     const isBootstrap = bootstrapKey !== "" && constantTimeEqual(key.toLowerCase(), bootstrapKey.toLowerCase());
-    const agent = await agentGetByIdTouchingKey(c.var.db, agentId, await hashApiKey(key));
+    const keyHash = await hashApiKey(key);
+    const agent = await agentGetByIdTouchingKey(c.var.db, agentId, keyHash);
     if (!agent) {
       if (!isBootstrap) {
         throw new AppError(
@@ -40,10 +41,10 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
       c.set("agent", { agentId, bootstrap: true, registered: false });
       return next();
     }
-    const verdict = await verifyApiKey(key, agent.apiKeyHash);
+    const verdict = await verifyApiKey(key, agent.apiKeyHash, keyHash);
     if (verdict !== "mismatch") {
       // A current key's use was recorded by the read; a legacy (bcrypt) one is upgraded now.
-      if (verdict === "legacy") c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, await hashApiKey(key)).catch(() => {}));
+      if (verdict === "legacy") c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, keyHash).catch(() => {}));
       c.set("agent", { agentId, bootstrap: false, registered: true });
       return next();
     }

@@ -9,6 +9,8 @@ describe("agent API keys", () => {
     const stored = await hashApiKey(key);
     expect(stored).not.toContain(key);
     expect(await verifyApiKey(key, stored)).toBe("match");
+    expect(await verifyApiKey(key, stored, await hashApiKey(key))).toBe("match");
+    expect(await verifyApiKey(key, stored, await hashApiKey(generateApiKey()))).toBe("mismatch");
     expect(await verifyApiKey(key.toUpperCase(), stored)).toBe("match");
     expect(await verifyApiKey(generateApiKey(), stored)).toBe("mismatch");
     expect(await verifyApiKey(key, null)).toBe("mismatch");

@@ -158,14 +158,15 @@ export async function commandRelease(db: Queryable, commandIds: string[]): Promi
  * same statement marks the agent online as agentMarkOnline does (one round trip per connect).
  */
 export async function commandRequeueUnacked(db: Queryable, agentId: string, opts: { markOnline?: boolean } = {}): Promise<void> {
-  const online = db.$with("online").as(
-    db
-      .update(agents)
-      .set({ status: "online", lastHeartbeat: sql`now()`, updatedAt: sql`now()` })
-      .where(eq(agents.agentId, agentId))
-      .returning({ id: agents.id }),
-  );
-  await (opts.markOnline ? db.with(online) : db)
+  const online = () =>
+    db.$with("online").as(
+      db
+        .update(agents)
+        .set({ status: "online", lastHeartbeat: sql`now()`, updatedAt: sql`now()` })
+        .where(eq(agents.agentId, agentId))
+        .returning({ id: agents.id }),
+    );
+  await (opts.markOnline ? db.with(online()) : db)
     .update(agentCommands)
     .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
     .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")));
