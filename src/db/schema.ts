@@ -48,12 +48,23 @@ export const agents = pgTable(
     approvalStatus: varchar("approval_status", { length: 20 }).default("approved"),
     approvedAt: tz("approved_at"),
     approvedBy: varchar("approved_by", { length: 255 }),
+    /**
+     * How many of the agent's sessions are running, hibernated or pending: its load for the
+     * selection (spec §5.4). Kept exact by triggers on sessions (migrations/0003) so a create
+     * reads one number per agent instead of counting every agent's sessions.
+     */
+    activeSessions: integer("active_sessions").notNull().default(0),
   },
   (t) => [
     index("idx_agents_status").on(t.status),
     index("idx_agents_platform_status").on(t.platform, t.status),
     index("idx_agents_last_heartbeat").on(t.lastHeartbeat),
     index("idx_agents_approval_status").on(t.approvalStatus),
+    // The selection (migrations/0003): the first online agent of the platform by load, then
+    // by the latest heartbeat, whose heartbeat is inside the window.
+    index("idx_agents_selection")
+      .on(t.platform, t.activeSessions, t.lastHeartbeat.desc())
+      .where(sql`${t.status} = 'online'`),
   ],
 );
 

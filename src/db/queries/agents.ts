@@ -6,7 +6,7 @@ import type { AgentRow } from "../schema";
 
 /**
  * An agent is selectable only with a heartbeat newer than this (spec §1.10). The selection
- * itself runs inside create_session_with_command (migrations/0002).
+ * itself runs inside create_session_with_command (migrations/0002; 0003 for the load it reads).
  */
 export const SELECTION_WINDOW_SECONDS = 90;
 

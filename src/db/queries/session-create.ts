@@ -49,8 +49,9 @@ type CreatedRow = {
 
 /**
  * The whole of POST /api/v1/sessions in one round trip, through the server-side function
- * create_session_with_command (migrations/0002): Postgres caches its statements' plans, where
- * the same work as one ad hoc statement was parsed and planned on every request (~1.2 ms).
+ * create_session_with_command (migrations/0002; since 0003 it selects by the agents' load
+ * counter): Postgres caches its statements' plans, where the same work as one ad hoc statement
+ * was parsed and planned on every request (~1.2 ms).
  * Without the template or an agent nothing is written, and the answer says which was missing.
  */
 export async function sessionCreateWithCommand(
