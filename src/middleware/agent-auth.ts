@@ -3,7 +3,7 @@
  * missing 401 → bad format 401 → agent id 400 → unknown agent 404 (unless bootstrap key) →
  * wrong key 403 (unless bootstrap key) → ok. mTLS is not offered.
  */
-import type { MiddlewareHandler } from "hono";
+import type { HonoRequest, MiddlewareHandler } from "hono";
 import { agentGetByIdTouchingKey, agentTouchKeyUse } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
@@ -22,7 +22,7 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
     const formatProblem = apiKeyFormatProblem(key);
     if (formatProblem) throw new AppError("unauthorized", "Invalid API key format", formatProblem);
 
-    const agentId = c.req.query("agent_id") || c.req.param("agent_id") || (await bodyAgentId(c.req.raw));
+    const agentId = c.req.query("agent_id") || c.req.param("agent_id") || (await bodyAgentId(c.req));
     if (!agentId) throw new AppError("bad_request", "Missing agent_id", "agent_id must be provided");
 
     const bootstrapKey = c.var.config.AGENT_BOOTSTRAP_KEY;
@@ -56,11 +56,11 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** `agentId` from a JSON body; the request body stays readable for the route's validator. */
-async function bodyAgentId(request: Request): Promise<string | undefined> {
-  if (!request.headers.get("Content-Type")?.includes("json")) return undefined;
+/** `agentId` from a JSON body, read through Hono's cache so the route's validator reuses it. */
+async function bodyAgentId(request: HonoRequest): Promise<string | undefined> {
+  if (!request.header("Content-Type")?.includes("json")) return undefined;
   try {
-    const body: unknown = await request.clone().json();
+    const body: unknown = await request.json();
     const id = (body as { agentId?: unknown } | null)?.agentId;
     return typeof id === "string" && id ? id : undefined;
   } catch {

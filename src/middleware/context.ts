@@ -2,7 +2,7 @@
  * First middleware: request id, logger, parsed config and a per-request database handle, all
  * in `c.var`. The database Pool is closed after the response with waitUntil.
  */
-import type { MiddlewareHandler } from "hono";
+import type { HonoRequest, MiddlewareHandler } from "hono";
 import { createDb, dbOptions } from "../db/client";
 import type { AppEnv } from "../env";
 import { readConfig } from "../env";
@@ -23,7 +23,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("log", createLogger({ requestId }));
     const config = readConfig(c.env);
     c.set("config", config);
-    await rejectNul(c.req.raw);
+    await rejectNul(c.req);
     const handle = createDb(dbOptions(config));
     c.set("db", handle.db);
     try {
@@ -34,15 +34,18 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Refuses a path, query or body carrying NUL (see lib/text.ts) with a 400. */
-async function rejectNul(request: Request): Promise<void> {
+/**
+ * Refuses a path, query or body carrying NUL (see lib/text.ts) with a 400. The body is read
+ * through Hono's cache, so the route's validator and the idempotency hash reuse this read.
+ */
+async function rejectNul(request: HonoRequest): Promise<void> {
   let url: string;
   try {
     url = decodeURIComponent(request.url);
   } catch {
     throw new AppError("bad_request", "Bad request", "The URL is not valid percent-encoding.");
   }
-  const body = request.body && request.method !== "GET" ? await request.clone().text() : "";
+  const body = request.raw.body && request.method !== "GET" ? await request.text() : "";
   if (containsNul(url) || containsNul(body)) {
     throw new AppError("bad_request", "Bad request", "The request contains a NUL character, which cannot be stored.");
   }

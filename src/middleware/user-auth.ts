@@ -16,7 +16,7 @@ export function requireUser(): MiddlewareHandler<AppEnv> {
     }
     let claims: Record<string, unknown>;
     try {
-      claims = await verify(match[1], c.var.config.JWT_SECRET, "HS256");
+      claims = await verify(match[1], await verificationKey(c.var.config.JWT_SECRET), "HS256");
     } catch (err) {
       throw new AppError("unauthorized", "Invalid or expired token", "The bearer token failed verification.", {}, { cause: err });
     }
@@ -36,4 +36,14 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
     if (!c.var.user.isAdmin) throw new AppError("forbidden", "Forbidden", "This endpoint requires role admin.");
     await next();
   };
+}
+
+/** The imported HMAC key for the current secret: importing it cost more than verifying a token. */
+let imported: { secret: string; key: CryptoKey } | undefined;
+
+async function verificationKey(secret: string): Promise<CryptoKey> {
+  if (imported?.secret === secret) return imported.key;
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  imported = { secret, key };
+  return key;
 }
