@@ -68,6 +68,10 @@ export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDi
     port: opts.port ?? 0,
     durableObjectsPersist: opts.persistDir ?? false,
     cf: false,
+    // Miniflare routes every outbound fetch through an interceptor worker that, by default,
+    // copies the request's headers to drop CF-Connecting-IP. The Worker's outbound requests
+    // (SQL over HTTP) never carry it, and the platform has no such hop: skip the copy.
+    stripCfConnectingIp: false,
     ...(process.env["WORKERD_INSPECTOR_PORT"] ? { inspectorPort: Number(process.env["WORKERD_INSPECTOR_PORT"]) } : {}),
   } as V4MiniflareOptions;
   const mf = new Miniflare(convertV4MiniflareOptions(options));
