@@ -65,6 +65,15 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
+export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const { code, constraint: name } = e as { code?: unknown; constraint?: unknown };
+    if (code === "23503") return name === constraint;
+  }
+  return false;
+}
+
 /** The SQLSTATE of a Postgres error somewhere in the `cause` chain. */
 function sqlState(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {

@@ -6,7 +6,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { getAgentStub, requestDelivery } from "../agent/stub";
 import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
-import { commandInsert } from "../db/queries/commands";
+import { commandInsertIfAgentExists } from "../db/queries/commands";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { generateApiKey, hashApiKey } from "../lib/api-key";
@@ -116,7 +116,7 @@ export function adminAgentRoutes() {
 
   const mustExist = async (db: AppEnv["Variables"]["db"], agentId: string) => {
     const row = await agentGetById(db, agentId);
-    if (!row) throw new AppError("not_found", "Agent not found", `No agent ${agentId}`, { agentId });
+    if (!row) throw agentNotFound(agentId);
     return row;
   };
 
@@ -200,9 +200,8 @@ export function adminAgentRoutes() {
       db,
       await idempotencyRequest(c, `POST /api/v1/admin/agents/${agent_id}/command`),
       async (tx) => {
-        await mustExist(tx, agent_id);
         const policy = deliveryPolicy(c.var.config);
-        const row = await commandInsert(tx, {
+        const row = await commandInsertIfAgentExists(tx, {
           commandId: newCommandId(),
           agentId: agent_id,
           sessionId: body.sessionId ?? null,
@@ -211,6 +210,7 @@ export function adminAgentRoutes() {
           expiresAt: commandDeadline(policy, body.action),
           maxAttempts: policy.maxAttempts,
         });
+        if (!row) throw agentNotFound(agent_id);
         created = row;
         return { statusCode: 201, response: toCommandJson(row) };
       },
@@ -220,4 +220,8 @@ export function adminAgentRoutes() {
   });
 
   return app;
+}
+
+function agentNotFound(agentId: string): AppError {
+  return new AppError("not_found", "Agent not found", `No agent ${agentId}`, { agentId });
 }

@@ -221,6 +221,10 @@ describe("A. keys and admin agent endpoints", () => {
     expect(cmd).toMatchObject({ agentId, sessionId: "sess-9", action: "hibernate_session", status: "pending", payload: { sessionId: "sess-9" } });
     expect((await call("POST", `/api/v1/admin/agents/${agentId}/command`, { token: admin, body: { action: "reboot" } })).status).toBe(400);
     expect((await call("POST", `/api/v1/admin/agents/nobody/command`, { token: admin, body: { action: "stop_session" } })).status).toBe(404);
+    // With an Idempotency-Key the refusal happens inside its transaction: still 404, and no key kept.
+    const keyed = { token: admin, body: { action: "stop_session" }, headers: { "Idempotency-Key": uniqueId("k") } };
+    expect((await call("POST", `/api/v1/admin/agents/nobody/command`, keyed)).status).toBe(404);
+    expect((await call("POST", `/api/v1/admin/agents/nobody/command`, keyed)).status).toBe(404);
     const socket = await connectAgent(agentId, apiKey);
     expect((await socket.nextFrame()).payload).toMatchObject({ commandId: cmd["commandId"], action: "hibernate_session" });
     socket.close();

@@ -8,6 +8,7 @@ import type { SQL, SQLWrapper } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { agentCommands, agents } from "../schema";
 import type { CommandRow } from "../schema";
+import { isForeignKeyViolation } from "../../errors";
 
 /** Statuses a command never leaves. */
 export const TERMINAL_STATUSES = ["completed", "failed", "expired", "cancelled"] as const;
@@ -43,6 +44,25 @@ export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<Com
     .returning({ ...getTableColumns(agentCommands), olderPending: olderPendingColumn });
   return row!;
 }
+
+/**
+ * commandInsert for an agent that may not exist: undefined when it does not (the foreign key
+ * answers that), so the caller needs no read first. Inside a transaction the refusal aborts it.
+ */
+export async function commandInsertIfAgentExists(
+  db: Queryable,
+  cmd: NewCommand,
+): Promise<(CommandRow & { olderPending: boolean }) | undefined> {
+  try {
+    return await commandInsert(db, cmd);
+  } catch (err) {
+    if (isForeignKeyViolation(err, AGENT_FOREIGN_KEY)) return undefined;
+    throw err;
+  }
+}
+
+/** agent_commands.agent_id → agents.agent_id, as drizzle-kit named it (migrations/0000). */
+const AGENT_FOREIGN_KEY = "agent_commands_agent_id_agents_agent_id_fk";
 
 export async function commandGetById(db: Queryable, commandId: string): Promise<CommandRow | undefined> {
   const [row] = await db.select().from(agentCommands).where(eq(agentCommands.commandId, commandId)).limit(1);
