@@ -8,9 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "../dev-vars";
-import { measureBarePush } from "./baselines/bare-push";
+import { measureBarePush, startBarePush } from "./baselines/bare-push";
 import { measureGraphile } from "./baselines/graphile";
-import { measureNeonFloor } from "./baselines/neon-floor";
+import { measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
 import { machineInfo } from "./machine";
 import type { MachineInfo } from "./machine";
@@ -22,7 +22,7 @@ import type { BenchReport } from "./report";
 import type { BenchContext } from "./scenarios/common";
 import { runConnectStorm } from "./scenarios/connect-storm";
 import { runDispatch } from "./scenarios/dispatch";
-import type { DispatchOptions } from "./scenarios/dispatch";
+import type { DispatchOptions, FloorProbe } from "./scenarios/dispatch";
 import { runHeartbeat } from "./scenarios/heartbeat";
 import { runRoundTrips } from "./scenarios/round-trips";
 import { runSweepDrain } from "./scenarios/sweep-drain";
@@ -120,14 +120,17 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
     }
 
     if (has("roundtrips")) results.roundTrips = await phase("database round trips per operation", () => runRoundTrips(ctx, config.roundTrips));
-    const dispatchOpts = (pooler: PoolerMode): DispatchOptions => ({
+    const dispatchOpts = (pooler: PoolerMode, floorProbe?: FloorProbe): DispatchOptions => ({
       pooler,
       levels: config.dispatch.levels,
       samples: config.dispatch.samples,
       ...(config.dispatch.hibernation ? { hibernation: config.dispatch.hibernation } : {}),
+      ...(floorProbe ? { floorProbe } : {}),
     });
     if (has("dispatch")) {
-      const d = await phase(`dispatch latency [${primary}]`, () => runDispatch(ctx, dispatchOpts(primary)));
+      const d = await phase(`dispatch latency [${primary}]`, () =>
+        withFloorProbe(stack, primary, (probe) => runDispatch(ctx, dispatchOpts(primary, probe))),
+      );
       if (d) results.dispatch.push(d);
     }
     if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => runThroughput(ctx, config.throughput));
@@ -137,7 +140,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
     if (has("dispatch") && config.pooler === "both") {
       const d = await phase("dispatch latency [direct]", async () => {
         await stack.useWorker("direct");
-        return runDispatch(ctx, dispatchOpts("direct"));
+        return withFloorProbe(stack, "direct", (probe) => runDispatch(ctx, dispatchOpts("direct", probe)));
       });
       if (d) results.dispatch.push(d);
     }
@@ -220,4 +223,17 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
       process.exit(1);
     },
   );
+}
+
+/** Runs `fn` with the floor's two parts ready to sample alongside it (see FloorProbe). */
+async function withFloorProbe<T>(stack: BenchStack, mode: PoolerMode, fn: (probe: FloorProbe) => Promise<T>): Promise<T> {
+  const neon = await openNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, pipelineConnect: stack.pipelineConnect(mode) });
+  const bare = await startBarePush();
+  try {
+    await bare.connect(0, 1);
+    for (let i = 0; i < 5; i++) await Promise.all([neon.once(), bare.latencyOnce(0)]); // warm, as the up-front baselines are
+    return await fn({ connectInsert: () => neon.once(), barePush: () => bare.latencyOnce(0) });
+  } finally {
+    await bare.stop();
+  }
 }

@@ -51,13 +51,18 @@ export type BarePushResult = {
   ceiling: { pushes: number; agents: number; inFlight: number; elapsedMs: number; perSecond: number };
 };
 
-export async function measureBarePush(opts: {
-  latencySamples: number;
-  pushes: number;
-  agents: number;
-  inFlight: number;
-  onProgress?: (text: string) => void;
-}): Promise<BarePushResult> {
+/** The bare-push workerd, running: sockets connected to it, and one push at a time. */
+export type BarePush = {
+  /** Connects agents `a-<from>` … `a-<to - 1>`, 100 at a time. */
+  connect(from: number, to: number, onProgress?: (text: string) => void): Promise<void>;
+  /** One push to `a-<agent>`: POST → the frame arrives at its socket, in ms. */
+  latencyOnce(agent: number): Promise<number>;
+  /** `pushes` pushes over the connected agents with `inFlight` at a time, until all arrived: pushes/s. */
+  ceiling(pushes: number, agents: number, inFlight: number): Promise<{ elapsedMs: number; perSecond: number }>;
+  stop(): Promise<void>;
+};
+
+export async function startBarePush(): Promise<BarePush> {
   const options = {
     name: "bare-push",
     modules: true,
@@ -70,56 +75,91 @@ export async function measureBarePush(opts: {
   } as V4MiniflareOptions;
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const sockets: WebSocket[] = [];
-  try {
-    const url = (await mf.ready).toString().replace(/\/$/, "");
-    const arrivals = new Rendezvous<string, number>();
-    let received = 0;
-    let recordArrivals = true;
-    const connectOne = (id: string) =>
-      new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(`${url.replace(/^http/, "ws")}/connect/${id}`, { perMessageDeflate: false });
-        ws.on("message", (data) => {
-          received++;
-          if (recordArrivals) arrivals.arrive(data.toString(), now());
-        });
-        ws.once("open", () => resolve());
-        ws.once("error", reject);
-        sockets.push(ws);
-      });
-    for (let i = 0; i < opts.agents; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, opts.agents - i) }, (_, j) => connectOne(`a-${i + j}`)));
-      opts.onProgress?.(`${Math.min(opts.agents, i + 100)}/${opts.agents} sockets`);
-    }
-    const push = async (id: string, body: string) => {
-      const res = await fetch(`${url}/push/${id}`, { method: "POST", body });
-      await res.text();
-      if (!res.ok) throw new Error(`push answered ${res.status}`);
-    };
-
-    const samples: number[] = [];
-    for (let i = -5; i < opts.latencySamples; i++) {
-      const body = `lat-${i}`;
-      const started = now();
-      await push("a-0", body);
-      const at = await arrivals.wait(body, 10_000);
-      if (i >= 0) samples.push(at - started);
-    }
-    opts.onProgress?.(`latency done; ceiling: ${opts.pushes} pushes`);
-
-    arrivals.clear();
-    received = 0;
-    const started = now();
-    recordArrivals = false; // only the count matters now
-    const errors = await runBounded(opts.pushes, opts.inFlight, (i) => push(`a-${i % opts.agents}`, `tp-${i}`));
-    if (errors.length) throw new Error(`bare push: ${errors.length} pushes failed, e.g. ${String(errors[0])}`);
-    await pollUntil("all pushes received", () => received >= opts.pushes, 60_000, 5);
-    const elapsedMs = now() - started;
-    return {
-      latency: summarize(samples),
-      ceiling: { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, elapsedMs, perSecond: perSecond(opts.pushes, elapsedMs) },
-    };
-  } finally {
+  const stop = async () => {
     for (const ws of sockets) ws.terminate();
     await mf.dispose();
+  };
+  let url: string;
+  try {
+    url = (await mf.ready).toString().replace(/\/$/, "");
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const arrivals = new Rendezvous<string, number>();
+  let received = 0;
+  let recordArrivals = true;
+  let sequence = 0;
+  const connectOne = (id: string) =>
+    new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(`${url.replace(/^http/, "ws")}/connect/${id}`, { perMessageDeflate: false });
+      ws.on("message", (data) => {
+        received++;
+        if (recordArrivals) arrivals.arrive(data.toString(), now());
+      });
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+      sockets.push(ws);
+    });
+  const push = async (id: string, body: string) => {
+    const res = await fetch(`${url}/push/${id}`, { method: "POST", body });
+    await res.text();
+    if (!res.ok) throw new Error(`push answered ${res.status}`);
+  };
+  return {
+    async connect(from, to, onProgress) {
+      for (let i = from; i < to; i += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, to - i) }, (_, j) => connectOne(`a-${i + j}`)));
+        onProgress?.(`${Math.min(to, i + 100)}/${to} sockets`);
+      }
+    },
+    async latencyOnce(agent) {
+      const body = `lat-${sequence++}`;
+      const started = now();
+      await push(`a-${agent}`, body);
+      return (await arrivals.wait(body, 10_000)) - started;
+    },
+    async ceiling(pushes, agents, inFlight) {
+      arrivals.clear();
+      received = 0;
+      recordArrivals = false; // only the count matters now
+      try {
+        const started = now();
+        const errors = await runBounded(pushes, inFlight, (i) => push(`a-${i % agents}`, `tp-${i}`));
+        if (errors.length) throw new Error(`bare push: ${errors.length} pushes failed, e.g. ${String(errors[0])}`);
+        await pollUntil("all pushes received", () => received >= pushes, 60_000, 5);
+        const elapsedMs = now() - started;
+        return { elapsedMs, perSecond: perSecond(pushes, elapsedMs) };
+      } finally {
+        recordArrivals = true;
+      }
+    },
+    stop,
+  };
+}
+
+export async function measureBarePush(opts: {
+  latencySamples: number;
+  pushes: number;
+  agents: number;
+  inFlight: number;
+  onProgress?: (text: string) => void;
+}): Promise<BarePushResult> {
+  const bare = await startBarePush();
+  try {
+    await bare.connect(0, opts.agents, opts.onProgress);
+    const samples: number[] = [];
+    for (let i = -5; i < opts.latencySamples; i++) {
+      const ms = await bare.latencyOnce(0);
+      if (i >= 0) samples.push(ms);
+    }
+    opts.onProgress?.(`latency done; ceiling: ${opts.pushes} pushes`);
+    const ceiling = await bare.ceiling(opts.pushes, opts.agents, opts.inFlight);
+    return {
+      latency: summarize(samples),
+      ceiling: { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, ...ceiling },
+    };
+  } finally {
+    await bare.stop();
   }
 }

@@ -14,37 +14,42 @@ import { now } from "../util";
 
 export type NeonFloorResult = { connectInsert: LatencySummary; path: string };
 
-/**
- * Sequential samples of connect + INSERT against `url`. Closing the connection is not timed:
- * the Worker closes its pool in waitUntil, after the work that matters.
- */
-export async function measureNeonFloor(opts: {
+/** One connect + INSERT sample at a time, against a table made for it (see measureNeonFloor). */
+export type NeonFloorProbe = { once(): Promise<number> };
+
+export async function openNeonFloor(opts: {
   url: string;
   /** Direct URL of the same database, to create the table. */
   directUrl: string;
   proxyPort: number;
   /** As the Worker is configured for this endpoint (DB_PIPELINE_CONNECT). */
   pipelineConnect: boolean;
-  samples: number;
-  label: string;
-}): Promise<NeonFloorResult> {
+}): Promise<NeonFloorProbe> {
   const admin = new pg.Client({ connectionString: opts.directUrl });
   await admin.connect();
   await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
   await admin.end();
   configureNeonDriver(opts.proxyPort, opts.pipelineConnect);
-  const once = async () => {
-    const started = now();
-    const client = new Client(opts.url);
-    client.on("error", () => {});
-    await client.connect();
-    await client.query(`insert into bench_floor (at) values (now())`);
-    const elapsed = now() - started;
-    await client.end();
-    return elapsed;
+  return {
+    // Closing the connection is not timed: the Worker closes its pool in waitUntil, after the work that matters.
+    async once() {
+      const started = now();
+      const client = new Client(opts.url);
+      client.on("error", () => {});
+      await client.connect();
+      await client.query(`insert into bench_floor (at) values (now())`);
+      const elapsed = now() - started;
+      await client.end();
+      return elapsed;
+    },
   };
-  for (let i = 0; i < 5; i++) await once(); // warm: JIT, the proxy's and PgBouncer's first connections
+}
+
+/** Sequential samples of connect + INSERT against `url`. */
+export async function measureNeonFloor(opts: Parameters<typeof openNeonFloor>[0] & { samples: number; label: string }): Promise<NeonFloorResult> {
+  const probe = await openNeonFloor(opts);
+  for (let i = 0; i < 5; i++) await probe.once(); // warm: JIT, the proxy's and PgBouncer's first connections
   const samples: number[] = [];
-  for (let i = 0; i < opts.samples; i++) samples.push(await once());
+  for (let i = 0; i < opts.samples; i++) samples.push(await probe.once());
   return { connectInsert: summarize(samples), path: opts.label };
 }

@@ -18,7 +18,20 @@ import { Rendezvous, now, sleep } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
 
-export type DispatchLevel = { agents: number; latency: LatencySummary; failures: number };
+export type DispatchLevel = {
+  agents: number;
+  latency: LatencySummary;
+  failures: number;
+  /** The floor's two parts, each sampled right after every timed create (see FloorProbe). */
+  pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary };
+};
+
+/**
+ * The floor measured alongside the creates: one connect+INSERT and one bare push after each
+ * timed create, so both sides of the ratio see the same moment of a machine whose speed drifts
+ * by tens of percent over tens of seconds.
+ */
+export type FloorProbe = { connectInsert(): Promise<number>; barePush(): Promise<number> };
 
 export type DispatchResult = {
   pooler: PoolerMode;
@@ -38,6 +51,7 @@ export type DispatchOptions = {
   levels: number[];
   samples: number;
   hibernation?: { samples: number; idleMs: number };
+  floorProbe?: FloorProbe;
 };
 
 const WARMUP = 5;
@@ -88,6 +102,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
       fleet.startHeartbeats(HEARTBEAT_PERIOD_MS);
       const samples: number[] = [];
+      const floor = { connectInsert: [] as number[], barePush: [] as number[] };
       let failures = 0;
       let inARow = 0;
       for (let i = -WARMUP; i < opts.samples; i++) {
@@ -95,6 +110,10 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
           const ms = await createOnce();
           if (i >= 0) samples.push(ms);
           inARow = 0;
+          if (i >= 0 && opts.floorProbe) {
+            floor.connectInsert.push(await opts.floorProbe.connectInsert());
+            floor.barePush.push(await opts.floorProbe.barePush());
+          }
         } catch (err) {
           failures++;
           // A few lost frames are a finding; a run of them means the system is broken.
@@ -103,8 +122,10 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
       }
       const latency = summarize(samples);
-      result.levels.push({ agents: level, latency, failures });
-      progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`);
+      const pairedFloor = opts.floorProbe ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush) } : undefined;
+      result.levels.push({ agents: level, latency, failures, ...(pairedFloor ? { pairedFloor } : {}) });
+      const alongside = pairedFloor ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms)` : "";
+      progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}`);
     }
 
     if (opts.hibernation) {
