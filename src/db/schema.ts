@@ -50,7 +50,7 @@ export const agents = pgTable(
     approvedBy: varchar("approved_by", { length: 255 }),
     /**
      * How many of the agent's sessions are running, hibernated or pending: its load for the
-     * selection (spec §5.4). Kept exact by triggers on sessions (migrations/0003) so a create
+     * selection (spec §5.4). Kept exact by triggers on sessions (migrations/0003, 0004) so a create
      * reads one number per agent instead of counting every agent's sessions.
      */
     activeSessions: integer("active_sessions").notNull().default(0),

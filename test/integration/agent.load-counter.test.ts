@@ -5,7 +5,7 @@ import { mulberry32 } from "../helpers/prng";
 
 /**
  * agents.active_sessions is the selection's load (spec §5.4), maintained by triggers on
- * sessions (migrations/0003). It must equal a count of the agent's running, hibernated and
+ * sessions (migrations/0003, 0004). It must equal a count of the agent's running, hibernated and
  * pending sessions after any write, whoever makes it: the API, the sweep or SQL by hand.
  */
 describe("an agent's load counter always equals its running, hibernated and pending sessions", () => {
