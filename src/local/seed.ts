@@ -2,10 +2,10 @@
  * Demo data for `npm run dev`: a `firefox-browser` template and an approved agent `demo-agent`
  * whose key is kept in .data/demo-agent.key, so the walk-through works without approval steps.
  */
-import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
+import { hashAgentKey, newAgentKey } from "./agent-key";
 import { PROJECT_ROOT } from "./dev-vars";
 
 export const DEMO_AGENT_ID = "demo-agent";
@@ -23,16 +23,11 @@ const DEMO_MANIFEST = {
   },
 };
 
-/** Same format as src/lib/api-key.ts `hashApiKey` (which needs Workers' WebCrypto extensions). */
-function hashApiKey(key: string): string {
-  return `sha256:${createHash("sha256").update(key.toLowerCase()).digest("hex")}`;
-}
-
 /** Seeds the demo rows (idempotent); returns the demo agent's key. */
 export async function seedDemo(url: string): Promise<{ agentId: string; agentKey: string }> {
   let agentKey = fs.existsSync(KEY_FILE) ? fs.readFileSync(KEY_FILE, "utf8").trim() : "";
   if (!/^[0-9a-f]{64}$/.test(agentKey)) {
-    agentKey = randomBytes(32).toString("hex");
+    agentKey = newAgentKey();
     fs.mkdirSync(path.dirname(KEY_FILE), { recursive: true });
     fs.writeFileSync(KEY_FILE, agentKey + "\n", { mode: 0o600 });
   }
@@ -47,7 +42,7 @@ export async function seedDemo(url: string): Promise<{ agentId: string; agentKey
       `insert into agents (agent_id, platform, region, status, approval_status, approved_at, approved_by, api_key_hash, api_key_created_at)
        values ($1, 'kubernetes', 'default', 'offline', 'approved', now(), 'npm run dev', $2, now())
        on conflict (agent_id) do update set api_key_hash = excluded.api_key_hash`,
-      [DEMO_AGENT_ID, hashApiKey(agentKey)],
+      [DEMO_AGENT_ID, hashAgentKey(agentKey)],
     );
   } finally {
     await client.end();

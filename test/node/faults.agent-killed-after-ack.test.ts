@@ -4,13 +4,13 @@
  * agent's next life (a new process with the same id and key, remembering nothing) runs it.
  * It must complete exactly once, and nothing else may move.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReferenceAgent } from "../../src/local/agent/agent";
 import { frameFields } from "../../src/local/agent/dialect";
 import type { Command, OutboundFrame } from "../../src/local/agent/dialect";
-import { auditViolations, installCommandAudit, transitions } from "./helpers/command-audit";
-import { eventually, startStack } from "./helpers/stack";
-import type { Stack } from "./helpers/stack";
+import { auditViolations, transitions } from "./helpers/command-audit";
+import { useLeaseFaultStack } from "./helpers/lease-fault-stack";
+import { eventually } from "./helpers/stack";
 
 const AGENT = "killed-after-ack";
 /** Short leases so the test does not wait out the production 60 s / 900 s. */
@@ -18,27 +18,15 @@ const LEASE_SECONDS = 2;
 const FAST = { heartbeatMs: 1000, backoff: { minMs: 50, maxMs: 200 } };
 
 describe("an agent killed between ack and complete", () => {
-  let stack: Stack;
-  let apiKey: string;
-  const agents: ReferenceAgent[] = [];
-
-  beforeAll(async () => {
-    stack = await startStack({ vars: { ACK_LEASE_SECONDS: String(LEASE_SECONDS), RUN_LEASE_SECONDS: String(LEASE_SECONDS) } });
-    await installCommandAudit(stack.sql);
-    apiKey = await stack.makeAgent(AGENT);
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    await stack?.stop();
-  });
+  const fixture = useLeaseFaultStack(AGENT, LEASE_SECONDS);
 
   async function row(commandId: string) {
-    const { rows } = await stack.sql.query(`select * from agent_commands where command_id = $1`, [commandId]);
+    const { rows } = await fixture.stack.sql.query(`select * from agent_commands where command_id = $1`, [commandId]);
     return rows[0];
   }
 
   async function insert(commandId: string) {
-    await stack.sql.query(`insert into agent_commands (command_id, agent_id, action, payload) values ($1, $2, 'stop_session', $3)`, [
+    await fixture.stack.sql.query(`insert into agent_commands (command_id, agent_id, action, payload) values ($1, $2, 'stop_session', $3)`, [
       commandId,
       AGENT,
       JSON.stringify({ sessionId: `s-${commandId}` }),
@@ -50,15 +38,15 @@ describe("an agent killed between ack and complete", () => {
     const seen = { commands: [] as string[], done: [] as { command: Command; final: OutboundFrame }[], sent: [] as OutboundFrame[] };
     const agent = new ReferenceAgent({
       agentId: AGENT,
-      apiKey,
-      url: stack.wsUrl,
+      apiKey: fixture.apiKey,
+      url: fixture.stack.wsUrl,
       workMs,
       ...FAST,
       onCommand: (c) => seen.commands.push(c.commandId),
       onCommandDone: (command, final) => seen.done.push({ command, final }),
       onFrameSent: (frame) => seen.sent.push(frame),
     });
-    agents.push(agent);
+    fixture.agents.push(agent);
     agent.start();
     return { agent, seen };
   }
@@ -90,9 +78,9 @@ describe("an agent killed between ack and complete", () => {
       "the victim completed by the new agent",
       async () => {
         // What the cron would do every minute: expire the run lease, then deliver again.
-        await stack.worker.sweep();
+        await fixture.stack.worker.sweep();
         // The first retry waits a 2.5–5 s backoff (next_attempt_at); skip the wait, not the step.
-        await stack.sql.query(
+        await fixture.stack.sql.query(
           `update agent_commands set next_attempt_at = now() where command_id = 'cmd-victim' and status = 'pending' and next_attempt_at > now()`,
         );
         const r = await row("cmd-victim");
@@ -110,7 +98,7 @@ describe("an agent killed between ack and complete", () => {
     expect(reborn.seen.commands).toEqual(["cmd-victim"]); // cmd-before was never redelivered
 
     // Every status change the database made, in order: one lease expiry, one completion.
-    expect((await transitions(stack.sql, ["cmd-victim"])).map((t) => `${t.from}→${t.to}`)).toEqual([
+    expect((await transitions(fixture.stack.sql, ["cmd-victim"])).map((t) => `${t.from}→${t.to}`)).toEqual([
       "pending→sent",
       "sent→ack",
       "ack→pending", // the run lease ran out: the sweep took it back
@@ -118,19 +106,19 @@ describe("an agent killed between ack and complete", () => {
       "sent→ack",
       "ack→completed",
     ]);
-    expect((await transitions(stack.sql, ["cmd-before"])).map((t) => `${t.from}→${t.to}`)).toEqual([
+    expect((await transitions(fixture.stack.sql, ["cmd-before"])).map((t) => `${t.from}→${t.to}`)).toEqual([
       "pending→sent",
       "sent→ack",
       "ack→completed",
     ]);
 
     // More sweeps change nothing: completed stays completed, at the same moment, with the same result.
-    await stack.worker.sweep();
-    await stack.worker.sweep();
+    await fixture.stack.worker.sweep();
+    await fixture.stack.worker.sweep();
     const after = await row("cmd-victim");
     expect(after).toMatchObject({ status: "completed", attempts: 2, result: completed.result });
     expect(after.completed_at).toEqual(completed.completed_at);
     expect(await row("cmd-before")).toMatchObject({ status: "completed", completed_at: before.completed_at, attempts: 1 });
-    expect(await auditViolations(stack.sql)).toEqual([]);
+    expect(await auditViolations(fixture.stack.sql)).toEqual([]);
   }, 45_000);
 });

@@ -4,13 +4,13 @@
  * was running waits for its run lease to run out. Every command must complete exactly once in
  * the database, and first deliveries must follow creation order across both agent lives.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReferenceAgent } from "../../src/local/agent/agent";
 import { frameFields } from "../../src/local/agent/dialect";
 import type { OutboundFrame } from "../../src/local/agent/dialect";
-import { auditViolations, installCommandAudit } from "./helpers/command-audit";
-import { eventually, startStack } from "./helpers/stack";
-import type { Stack } from "./helpers/stack";
+import { auditViolations } from "./helpers/command-audit";
+import { useLeaseFaultStack } from "./helpers/lease-fault-stack";
+import { eventually } from "./helpers/stack";
 
 const AGENT = "burst-agent";
 const BURST = 100;
@@ -18,24 +18,12 @@ const KILL_AFTER = 30;
 const LEASE_SECONDS = 2;
 
 describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
-  let stack: Stack;
-  let apiKey: string;
-  const agents: ReferenceAgent[] = [];
-
-  beforeAll(async () => {
-    stack = await startStack({ vars: { ACK_LEASE_SECONDS: String(LEASE_SECONDS), RUN_LEASE_SECONDS: String(LEASE_SECONDS) } });
-    await installCommandAudit(stack.sql);
-    apiKey = await stack.makeAgent(AGENT);
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    await stack?.stop();
-  });
+  const fixture = useLeaseFaultStack(AGENT, LEASE_SECONDS);
 
   it("completes all of them, each once, first deliveries in creation order", async () => {
     const ids = Array.from({ length: BURST }, (_, i) => `burst-${String(i).padStart(3, "0")}`);
     // Created 1 ms apart, in the order of `ids`: that is the order the agent must see them in.
-    await stack.sql.query(
+    await fixture.stack.sql.query(
       `insert into agent_commands (command_id, agent_id, action, payload, created_at)
        select id, $2, 'stop_session', jsonb_build_object('sessionId', 's-' || id), now() - interval '1 minute' + n * interval '1 ms'
        from unnest($1::text[]) with ordinality as t(id, n)`,
@@ -51,8 +39,8 @@ describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
       lives.push(life);
       const agent: ReferenceAgent = new ReferenceAgent({
         agentId: AGENT,
-        apiKey,
-        url: stack.wsUrl,
+        apiKey: fixture.apiKey,
+        url: fixture.stack.wsUrl,
         workMs: 10,
         heartbeatMs: 1000,
         backoff: { minMs: 50, maxMs: 200 },
@@ -64,7 +52,7 @@ describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
           if (lives.length === 1 && life.done.length === KILL_AFTER) setTimeout(() => (killed = agent.kill()), 5);
         },
       });
-      agents.push(agent);
+      fixture.agents.push(agent);
       agent.start();
       return agent;
     };
@@ -72,16 +60,16 @@ describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
     spawn();
     await eventually(`${KILL_AFTER} completions, then the kill`, async () => (killed ? true : undefined));
     await killed;
-    const snapshot = await stack.sql.query(`select status, count(*)::int as n from agent_commands group by status order by status`);
+    const snapshot = await fixture.stack.sql.query(`select status, count(*)::int as n from agent_commands group by status order by status`);
     spawn();
 
     const rows = await eventually(
       `all ${BURST} completed`,
       async () => {
-        await stack.worker.sweep();
+        await fixture.stack.worker.sweep();
         // Re-queued commands wait a 2.5–5 s backoff (next_attempt_at) first: skip the wait.
-        await stack.sql.query(`update agent_commands set next_attempt_at = now() where status = 'pending' and next_attempt_at > now()`);
-        const { rows } = await stack.sql.query(`select command_id, status, attempts, completed_at from agent_commands order by created_at, seq`);
+        await fixture.stack.sql.query(`update agent_commands set next_attempt_at = now() where status = 'pending' and next_attempt_at > now()`);
+        const { rows } = await fixture.stack.sql.query(`select command_id, status, attempts, completed_at from agent_commands order by created_at, seq`);
         return rows.every((r) => r.status === "completed") ? rows : undefined;
       },
       40_000,
@@ -89,8 +77,8 @@ describe(`an agent disconnected mid-burst of ${BURST} commands`, () => {
 
     expect(rows.map((r) => r.command_id)).toEqual(ids);
     // Completed exactly once each, by the database's own record of every status change.
-    expect(await auditViolations(stack.sql)).toEqual([]);
-    const { rows: completions } = await stack.sql.query(
+    expect(await auditViolations(fixture.stack.sql)).toEqual([]);
+    const { rows: completions } = await fixture.stack.sql.query(
       `select count(*)::int as n, count(distinct command_id)::int as distinct_ids from test_command_audit where to_status = 'completed'`,
     );
     expect(completions[0]).toEqual({ n: BURST, distinct_ids: BURST });

@@ -51,6 +51,18 @@ describe("the Worker cut off from Postgres", () => {
     return rows[0];
   }
 
+  /** The command's row once it is `completed`, waiting out the DO's retry window. */
+  function completed(commandId: string, what: string) {
+    return eventually(
+      what,
+      async () => {
+        const r = await status(commandId);
+        return r.status === "completed" ? r : undefined;
+      },
+      RETRY_WINDOW_MS,
+    );
+  }
+
   /** Inserts a command old enough for the sweep and runs the sweep, which sends it. */
   async function sendCommand(raw: RawAgent, agentId: string, commandId: string) {
     await stack.sql.query(
@@ -154,14 +166,7 @@ describe("the Worker cut off from Postgres", () => {
 
       await stack.dbUp();
       // The raw agent sends nothing more: only the DO's alarm-driven retry can apply the frames.
-      const row = await eventually(
-        "completed after the database came back",
-        async () => {
-          const r = await status(commandId);
-          return r.status === "completed" ? r : undefined;
-        },
-        RETRY_WINDOW_MS,
-      );
+      const row = await completed(commandId, "completed after the database came back");
       expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated", marker: "kept" });
       expect(row.acknowledged_at).not.toBeNull(); // the ack was applied too, and first
       expect(new Date(row.acknowledged_at).getTime()).toBeLessThanOrEqual(new Date(row.completed_at).getTime());
@@ -184,14 +189,7 @@ describe("the Worker cut off from Postgres", () => {
       expect((await status(commandId)).status).toBe("sent");
       await stack.dbUp();
 
-      const row = await eventually(
-        "completed with no agent connected",
-        async () => {
-          const r = await status(commandId);
-          return r.status === "completed" ? r : undefined;
-        },
-        RETRY_WINDOW_MS,
-      );
+      const row = await completed(commandId, "completed with no agent connected");
       expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated" });
     }, 60_000);
 
@@ -241,14 +239,7 @@ describe("the Worker cut off from Postgres", () => {
     expect(dropped, `a kept frame was thrown away during the outage: ${JSON.stringify(dropped)}`).toBeUndefined();
     await stack.dbUp();
 
-    const row = await eventually(
-      "completed after the database came back",
-      async () => {
-        const r = await status(commandId);
-        return r.status === "completed" ? r : undefined;
-      },
-      RETRY_WINDOW_MS,
-    );
+    const row = await completed(commandId, "completed after the database came back");
     expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated" });
   }, 60_000);
 });

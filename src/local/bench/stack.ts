@@ -5,8 +5,11 @@
  * bundle in workerd through Miniflare. The Worker can be restarted on the direct path so the
  * dispatch scenario can compare both.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { hashAgentKey, newAgentKey } from "../agent-key";
+import { apiClient } from "../api-client";
+import type { ApiCall } from "../api-client";
 import { createScratchDatabase, findPostgres } from "../local-postgres";
 import type { LocalPostgres } from "../local-postgres";
 import { migrateDatabase } from "../migrate";
@@ -51,7 +54,7 @@ export type BenchStack = {
   httpUrl(): string;
   wsUrl(): string;
   token(user: string, admin?: boolean): Promise<string>;
-  api(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  api: ApiCall;
   /** Inserts `count` approved, offline agents `<prefix>-<i>` with their own keys, in one statement. */
   makeAgents(prefix: string, count: number): Promise<AgentCredentials[]>;
   /** Stops the Worker and starts it again with DATABASE_URL for `mode`, on a fresh port. */
@@ -164,28 +167,10 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
       httpUrl: () => stack.worker.url,
       wsUrl: () => stack.worker.url.replace(/^http/, "ws"),
       token: (user, admin = false) => mintToken(user, admin, 2, jwtSecret),
-      async api(method, path, o = {}) {
-        const headers: Record<string, string> = {};
-        if (o.token) headers["Authorization"] = `Bearer ${o.token}`;
-        if (o.body !== undefined) headers["Content-Type"] = "application/json";
-        const res = await fetch(stack.worker.url + path, {
-          method,
-          headers,
-          body: o.body === undefined ? null : JSON.stringify(o.body),
-        });
-        const text = await res.text();
-        let body: unknown = text;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          // not JSON (e.g. a workerd error page): keep the text for the error message
-        }
-        return { status: res.status, body };
-      },
+      api: apiClient(() => stack.worker.url),
       async makeAgents(prefix, count) {
-        const creds = Array.from({ length: count }, (_, i) => ({ agentId: `${prefix}-${i}`, key: randomBytes(32).toString("hex") }));
-        // Stored as the Worker stores its own keys: sha256:<hex> (README "Keys").
-        const hashes = creds.map((c) => `sha256:${createHash("sha256").update(c.key).digest("hex")}`);
+        const creds = Array.from({ length: count }, (_, i) => ({ agentId: `${prefix}-${i}`, key: newAgentKey() }));
+        const hashes = creds.map((c) => hashAgentKey(c.key));
         await sql.query(
           `insert into agents (agent_id, platform, region, status, approval_status, api_key_hash)
            select id, 'kubernetes', 'default', 'offline', 'approved', hash from unnest($1::text[], $2::text[]) as t(id, hash)`,

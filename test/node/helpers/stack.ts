@@ -3,10 +3,13 @@
  * reachable, else embedded PGlite) with a fresh database from the migrations, the WebSocket
  * proxy, and the Worker in workerd through Miniflare. One stack per test file.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import pg from "pg";
 import { WebSocketServer } from "ws";
+import { hashAgentKey, newAgentKey } from "../../../src/local/agent-key";
+import { apiClient } from "../../../src/local/api-client";
+import type { ApiCall } from "../../../src/local/api-client";
 import { createScratchDatabase, findPostgres } from "../../../src/local/local-postgres";
 import { migrateDatabase } from "../../../src/local/migrate";
 import { findPgBouncer, startPgBouncer } from "../../../src/local/pgbouncer";
@@ -27,7 +30,7 @@ export type Stack = {
   wsUrl: string;
   sql: pg.Pool;
   token(user: string, admin?: boolean): Promise<string>;
-  api(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  api: ApiCall;
   /** An approved agent row with its own key. */
   makeAgent(agentId: string, platform?: string): Promise<string>;
   restartWorker(): Promise<void>;
@@ -79,21 +82,10 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
     wsUrl: worker.url.replace(/^http/, "ws"),
     sql,
     token: (user, admin = false) => mintToken(user, admin, 1, JWT_SECRET),
-    async api(method, path, o = {}) {
-      const headers: Record<string, string> = {};
-      if (o.token) headers["Authorization"] = `Bearer ${o.token}`;
-      if (o.body !== undefined) headers["Content-Type"] = "application/json";
-      const res = await fetch(stack.worker.url + path, {
-        method,
-        headers,
-        body: o.body === undefined ? null : JSON.stringify(o.body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
+    api: apiClient(() => stack.worker.url),
     async makeAgent(agentId, platform = "kubernetes") {
-      const key = randomBytes(32).toString("hex");
-      const hash = `sha256:${createHash("sha256").update(key).digest("hex")}`;
+      const key = newAgentKey();
+      const hash = hashAgentKey(key);
       await sql.query(
         `insert into agents (agent_id, platform, region, status, approval_status, api_key_hash) values ($1, $2, 'default', 'offline', 'approved', $3)`,
         [agentId, platform, hash],
