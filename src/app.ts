@@ -15,8 +15,8 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use("*", requestContext());
+  // Hono's "/x/*" matches "/x" itself too: one registration, one token check per request.
   app.use("/api/v1/sessions/*", requireUser());
-  app.use("/api/v1/sessions", requireUser());
   app.use("/api/v1/admin/*", requireUser(), requireAdmin());
 
   app.route("/", healthRoutes());
