@@ -89,9 +89,10 @@ export async function commandList(
 /**
  * The lease a `sent` command gets: the ack lease, except for docker-platform agents, which never
  * send `ack` (docker-agent answers only with its final command_response/command_error), so
- * their whole run must fit in the lease.
+ * their whole run must fit in the lease. (finish_agent_command, migrations/0005, applies the
+ * same rule to the next command it relets.)
  */
-export function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
+function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
   return sql`(case when (select platform from ${agents} where ${agents.agentId} = ${agentId}) = 'docker'
     then ${runLeaseSeconds}::float8 else ${ackLeaseSeconds}::float8 end)`;
 }
