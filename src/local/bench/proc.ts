@@ -64,3 +64,16 @@ export function treeCpuMs(rootPid: number | undefined): number | undefined {
   walk(root);
   return (ticks * 1000) / CLOCK_TICKS;
 }
+
+/**
+ * utime+stime of every `postgres` and `pgbouncer` process on the machine, in milliseconds
+ * (undefined off Linux). Backends that exit between two readings take their time with them; the
+ * Worker reaches Postgres through PgBouncer's long-lived server connections, so few do.
+ */
+export function databaseCpuMs(): number | undefined {
+  if (!fs.existsSync("/proc")) return undefined;
+  const ticks = allStats()
+    .filter((s) => s.comm === "postgres" || s.comm === "pgbouncer")
+    .reduce((sum, s) => sum + s.utime + s.stime, 0);
+  return (ticks * 1000) / CLOCK_TICKS;
+}

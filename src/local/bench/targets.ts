@@ -125,7 +125,8 @@ export function informational(results: BenchResults): Array<{ label: string; val
     out.push({
       label: `throughput detail (${tp.commands} commands)`,
       value:
-        `${tp.createsPerSecond} creates/s; CPU per command: workerd ${tp.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${tp.benchProcessCpuMsPerCommand} ms` +
+        `${tp.createsPerSecond} creates/s; CPU per command: workerd ${tp.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${tp.benchProcessCpuMsPerCommand} ms, ` +
+        `Postgres + PgBouncer ${tp.databaseCpuMsPerCommand ?? "n/a"} ms` +
         (tp.drops ? `; ${tp.drops} agent sockets closed by the server (liveness) and reconnected` : ""),
     });
   }

@@ -5,7 +5,7 @@
  * `completed` (the agents' answers applied, not merely sent).
  */
 import { AgentFleet } from "../agents";
-import { treeCpuMs } from "../proc";
+import { databaseCpuMs, treeCpuMs } from "../proc";
 import { BENCH_TEMPLATE } from "../stack";
 import { perSecond, round } from "../stats";
 import { now, pollProgress, runBounded } from "../util";
@@ -31,6 +31,8 @@ export type ThroughputResult = {
    */
   workerdCpuMsPerCommand: number | null;
   benchProcessCpuMsPerCommand: number;
+  /** Postgres and PgBouncer processes together (see databaseCpuMs). */
+  databaseCpuMsPerCommand: number | null;
   /** Sockets the server closed during the run (e.g. liveness under overload); the fleet reconnects them. */
   drops: number;
 };
@@ -54,6 +56,7 @@ export async function runThroughput(
     fleet.startHeartbeats(20_000);
     const before = fleet.counters.received;
     const cpu0 = treeCpuMs(stack.workerPid);
+    const db0 = databaseCpuMs();
     const self0 = process.cpuUsage();
     const started = now();
     let answered = 0;
@@ -86,6 +89,7 @@ export async function runThroughput(
     }
     const completedMs = now() - started;
     const cpu1 = treeCpuMs(stack.workerPid);
+    const db1 = databaseCpuMs();
     const self = process.cpuUsage(self0);
     const done = opts.commands - errors.length;
     if (errors.length) progress.line(`  note: ${errors.length} creates failed, e.g. ${String(errors[0])}`);
@@ -101,11 +105,13 @@ export async function runThroughput(
       perSecond: perSecond(done, completedMs),
       workerdCpuMsPerCommand: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / done) : null,
       benchProcessCpuMsPerCommand: round((self.user + self.system) / 1000 / done),
+      databaseCpuMsPerCommand: db0 !== undefined && db1 !== undefined ? round((db1 - db0) / done) : null,
       drops: fleet.counters.drops,
     };
     progress.line(
       `  throughput: ${result.perSecond} commands/s end to end (${result.createsPerSecond} creates/s; ${opts.commands} over ${opts.agents} agents, ` +
-        `${opts.inFlight} in flight); CPU per command: workerd ${result.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${result.benchProcessCpuMsPerCommand} ms`,
+        `${opts.inFlight} in flight); CPU per command: workerd ${result.workerdCpuMsPerCommand ?? "n/a"} ms, bench process ${result.benchProcessCpuMsPerCommand} ms, ` +
+        `Postgres + PgBouncer ${result.databaseCpuMsPerCommand ?? "n/a"} ms`,
     );
     return result;
   } finally {
