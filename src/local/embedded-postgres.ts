@@ -22,7 +22,11 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir ?? "memory://");
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 100 });
+  // Every relay client holds its own connection here (one per Durable Object while it is awake,
+  // the SQL-over-HTTP pool, tests' pools): at 100 a reconnect storm of 100 agents overflowed it
+  // and the server ended the extra ones ("Connection terminated unexpectedly"). Only the relay
+  // connects, and it runs one request at a time, so the cap guards nothing else.
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 2_000 });
   await server.start();
   const internalPort = Number(server.getServerConn().split(":").pop());
   const relay = await startPgliteRelay(port, internalPort);
