@@ -308,6 +308,7 @@ export class AgentObject extends DurableObject<Env> {
       await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
+      this.#dropDb();
       this.#log(agentId).warn("database unavailable: frame kept for retry", { type: frame.type });
       this.#outbox.keep(agentId, frame);
       await this.#scheduleRetry();
@@ -323,6 +324,7 @@ export class AgentObject extends DurableObject<Env> {
         await applyAgentFrame(this.#db(), row.agentId, row.frame, this.#policy());
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
+          this.#dropDb();
           await this.#scheduleRetry();
           return false;
         }
@@ -420,6 +422,7 @@ export class AgentObject extends DurableObject<Env> {
       }
     } catch (err) {
       // Nothing is lost: unsent commands are still pending in Postgres. Try again soon.
+      if (isDatabaseUnavailable(err)) this.#dropDb();
       this.#log(agentId).error("AgentObject drain failed; will retry", { err });
       await this.#scheduleRetry();
       return sent;
@@ -471,6 +474,13 @@ export class AgentObject extends DurableObject<Env> {
       this.#database = createDb({ ...dbOptions(config), idleTimeoutMs: DB_IDLE_MS });
     }
     return this.#database.db;
+  }
+
+  /** After an outage the pool's connections may be dead: the next use opens fresh ones. */
+  #dropDb(): void {
+    const stale = this.#database;
+    this.#database = null;
+    if (stale) this.ctx.waitUntil(stale.end());
   }
 
   #log(agentId: string): Logger {
