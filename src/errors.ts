@@ -67,18 +67,20 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
 export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const { code, constraint: name } = e as { code?: unknown; constraint?: unknown };
-    if (code === "23503") return name === constraint;
-  }
-  return false;
+  const pg = postgresError(err);
+  return pg?.code === "23503" && pg.constraint === constraint;
 }
 
 /** The SQLSTATE of a Postgres error somewhere in the `cause` chain. */
 function sqlState(err: unknown): string | undefined {
+  return postgresError(err)?.code;
+}
+
+/** The Postgres error (one with a SQLSTATE) somewhere in the `cause` chain. */
+function postgresError(err: unknown): { code: string; constraint?: unknown } | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return { code, constraint };
   }
   return undefined;
 }
