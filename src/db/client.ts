@@ -8,6 +8,7 @@ import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Config } from "../env";
+import { CoalescingWebSocket } from "./coalescing-websocket";
 
 export type Db = NeonDatabase;
 export type DbHandle = { db: Db; end(): Promise<void> };
@@ -33,6 +34,7 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOpt
   // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
   // take a WebSocket connection from the pool.
   neonConfig.poolQueryViaFetch = true;
+  neonConfig.webSocketConstructor = CoalescingWebSocket as unknown as typeof WebSocket;
   const pool = new Pool({ connectionString: url, max: 4, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
