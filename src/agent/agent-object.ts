@@ -11,7 +11,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb, dbOptions } from "../db/client";
 import type { Db, DbHandle } from "../db/client";
 import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
-import { commandClaimPending, commandMarkSent, commandRelease, commandRequeueUnacked } from "../db/queries/commands";
+import { commandRequeueUnacked } from "../db/queries/commands";
 import { readConfig } from "../env";
 import { isDatabaseUnavailable } from "../errors";
 import { deliveryPolicy } from "../lib/delivery-policy";
@@ -19,21 +19,19 @@ import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
 import type { Logger } from "../lib/log";
+import { readAttachment } from "./attachment";
+import type { Attachment } from "./attachment";
+import { CommandDelivery } from "./delivery";
+import type { PushableCommand } from "./delivery";
 import { applyAgentFrame } from "./frames";
 import type { WorkFrame } from "./frames";
 import { heartbeatNeedsWrite, isSilent, livenessDeadline, readHeartbeatMemory, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
 import { FrameOutbox } from "./outbox";
-import { MAX_FRAME_BYTES, encodeCommandFrame, parseAgentFrame } from "./protocol";
-
-/** Per-socket state kept with the socket across hibernation. */
-type Attachment = { agentId: string; connId: string; connectedAt: number };
+import { MAX_FRAME_BYTES, parseAgentFrame } from "./protocol";
 
 /** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
 export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
-
-/** Commands claimed per database round trip while draining the queue. */
-const CLAIM_BATCH = 50;
 
 /** Close codes: 4000+ are application-defined (RFC 6455 §7.4.2). */
 export const CLOSE_REPLACED = 4000;
@@ -56,12 +54,6 @@ const KEY = {
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
-/** A just-created command the API hands over so the DO can push it without reading it back. */
-export type PushableCommand = { commandId: string; action: string; payload: unknown };
-
-/** How many sent ids a wake-up remembers (only races within milliseconds matter). */
-const RECENTLY_SENT_LIMIT = 1000;
-
 /** Frames applied per outbox flush; the rest wait for the next one. */
 const OUTBOX_BATCH = 100;
 /** How long the object's Postgres connection may sit idle before it is closed. */
@@ -70,18 +62,27 @@ const DB_IDLE_MS = 1_000;
 export class AgentObject extends DurableObject<Env> {
   /** Frames kept while Postgres was unreachable (see outbox.ts). */
   readonly #outbox: FrameOutbox;
+  readonly #delivery: CommandDelivery;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#outbox = new FrameOutbox(ctx.storage.sql);
+    this.#delivery = new CommandDelivery({
+      socket: () => this.#current()?.ws ?? null,
+      db: () => this.#db(),
+      policy: () => this.#policy(),
+      log: (agentId) => this.#log(agentId),
+      beforeClaim: (db, agentId) => this.#connectWork(db, agentId),
+      onEmpty: () => this.ctx.storage.kv.delete(KEY.retryAttempt),
+      onFailure: async (err, agentId) => {
+        if (isDatabaseUnavailable(err)) this.#dropDb();
+        this.#log(agentId).error("AgentObject drain failed; will retry", { err });
+        await this.#scheduleRetry();
+      },
+    });
   }
 
-  /** The running queue drain, if any; a second request sets #drainAgain instead of racing it. */
-  #draining: Promise<number> | null = null;
-  #drainAgain = false;
   #database: DbHandle | null = null;
-  /** Ids sent during this wake-up: a push racing a drain that already sent it is skipped. */
-  #recentlySent = new Set<string>();
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
   #frames: Promise<void> = Promise.resolve();
   /** Agent status writes (online/offline) are chained so they land in event order. */
@@ -102,8 +103,7 @@ export class AgentObject extends DurableObject<Env> {
     this.ctx.storage.kv.put(KEY.current, attachment.connId);
     this.ctx.storage.kv.put(KEY.agentId, agentId);
     this.#putHeartbeat({ seen: now, written: 0, capacity: "" });
-    // The next drain first marks the agent online and re-queues what earlier sockets left
-    // unacknowledged; done inside the drain so it never races a batch being sent.
+    // The next drain does the connect work first (see #connectWork).
     this.ctx.storage.kv.put(KEY.connectWork, true);
     this.ctx.storage.kv.delete(KEY.retryAt);
     this.ctx.storage.kv.delete(KEY.retryAttempt);
@@ -112,7 +112,7 @@ export class AgentObject extends DurableObject<Env> {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }
     // Started before returning, so an RPC deliver() arriving next joins this drain.
-    this.ctx.waitUntil(this.#drain(agentId));
+    this.ctx.waitUntil(this.#delivery.drain(agentId));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -125,44 +125,11 @@ export class AgentObject extends DurableObject<Env> {
     const current = this.#current();
     if (!current) return { ok: false, reason: "agent_offline" };
     const agentId = current.attachment.agentId;
-    if (push && this.#recentlySent.has(push.commandId)) return { ok: true, sent: 0 };
-    if (push && !this.#draining && !this.ctx.storage.kv.get(KEY.connectWork)) {
-      return { ok: true, sent: await this.#pushThenMark(agentId, current.ws, push) };
+    if (push && this.#delivery.wasSent(push.commandId)) return { ok: true, sent: 0 };
+    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork)) {
+      return { ok: true, sent: await this.#delivery.push(agentId, current.ws, push) };
     }
-    return { ok: true, sent: await this.#drain(agentId) };
-  }
-
-  /**
-   * Sends `cmd`, then records it as sent (guarded: only if still pending). Registered as the
-   * running drain, so a drain requested meanwhile waits and cannot claim and send it again.
-   * If the record fails, the command stays pending and is sent again later: at least once.
-   */
-  #pushThenMark(agentId: string, ws: WebSocket, cmd: PushableCommand): Promise<number> {
-    this.#draining = (async () => {
-      let sent = 0;
-      try {
-        ws.send(encodeCommandFrame(cmd));
-        this.#rememberSent(cmd.commandId);
-        sent = 1;
-        try {
-          await commandMarkSent(this.#db(), cmd.commandId, this.#policy());
-        } catch (err) {
-          this.#log(agentId).warn("AgentObject could not record a pushed command as sent", { err });
-        }
-      } catch {
-        // The socket went away before the send: the command is still pending.
-      }
-      try {
-        while (this.#drainAgain) {
-          this.#drainAgain = false;
-          sent += await this.#drainOnce(agentId);
-        }
-      } finally {
-        this.#draining = null;
-      }
-      return sent;
-    })();
-    return this.#draining;
+    return { ok: true, sent: await this.#delivery.drain(agentId) };
   }
 
   /** RPC: close the agent's socket because its credentials or registration went away. */
@@ -251,7 +218,7 @@ export class AgentObject extends DurableObject<Env> {
       this.ctx.storage.kv.delete(KEY.retryAt);
       // Kept frames first: they were received before anything the drain could cause.
       const flushed = await this.#flushOutbox();
-      if (flushed && current) await this.#drain(current.attachment.agentId); // re-schedules itself on failure
+      if (flushed && current) await this.#delivery.drain(current.attachment.agentId); // re-schedules itself on failure
       else if (flushed) this.ctx.storage.kv.delete(KEY.retryAttempt);
     }
     await this.#armAlarm();
@@ -364,69 +331,19 @@ export class AgentObject extends DurableObject<Env> {
     }
   }
 
-  /** Sends pending commands oldest first until none are left; one drain at a time. */
-  #drain(agentId: string): Promise<number> {
-    if (this.#draining) {
-      this.#drainAgain = true;
-      return this.#draining;
-    }
-    this.#draining = (async () => {
-      let sent = 0;
-      try {
-        do {
-          this.#drainAgain = false;
-          sent += await this.#drainOnce(agentId);
-        } while (this.#drainAgain);
-      } finally {
-        this.#draining = null;
-      }
-      return sent;
-    })();
-    return this.#draining;
-  }
-
-  async #drainOnce(agentId: string): Promise<number> {
-    const db = this.#db();
-    let sent = 0;
-    try {
-      if (this.ctx.storage.kv.get(KEY.connectWork)) {
-        // Whatever was sent on an earlier socket and never acknowledged may be lost with it: back
-        // to pending, in the same statement that marks the agent online (if still connected).
-        await this.#writeStatus(async () => {
-          await commandRequeueUnacked(db, agentId, { markOnline: this.#current() !== null });
-        });
-        const memory = this.#getHeartbeat();
-        if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
-        this.ctx.storage.kv.delete(KEY.connectWork);
-      }
-      for (;;) {
-        if (!this.#current()) return sent;
-        const batch = await commandClaimPending(db, agentId, CLAIM_BATCH, this.#policy());
-        for (const [i, cmd] of batch.entries()) {
-          const ws = this.#current()?.ws;
-          try {
-            if (!ws) throw new Error("socket gone");
-            ws.send(encodeCommandFrame(cmd)); // one JSON object per message (checklist 12)
-            this.#rememberSent(cmd.commandId);
-            sent++;
-          } catch {
-            // The socket went away mid-batch: the rest go back to pending for the next connect.
-            await commandRelease(db, batch.slice(i).map((c) => c.commandId));
-            return sent;
-          }
-        }
-        if (batch.length < CLAIM_BATCH) {
-          this.ctx.storage.kv.delete(KEY.retryAttempt);
-          return sent;
-        }
-      }
-    } catch (err) {
-      // Nothing is lost: unsent commands are still pending in Postgres. Try again soon.
-      if (isDatabaseUnavailable(err)) this.#dropDb();
-      this.#log(agentId).error("AgentObject drain failed; will retry", { err });
-      await this.#scheduleRetry();
-      return sent;
-    }
+  /**
+   * A new socket's first drain first marks the agent online and re-queues what earlier sockets
+   * left unacknowledged (they may have lost it), in one statement; done as part of the drain so
+   * it never races a batch being sent.
+   */
+  async #connectWork(db: Db, agentId: string): Promise<void> {
+    if (!this.ctx.storage.kv.get(KEY.connectWork)) return;
+    await this.#writeStatus(async () => {
+      await commandRequeueUnacked(db, agentId, { markOnline: this.#current() !== null });
+    });
+    const memory = this.#getHeartbeat();
+    if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
+    this.ctx.storage.kv.delete(KEY.connectWork);
   }
 
   #current(): { ws: WebSocket; attachment: Attachment } | null {
@@ -437,11 +354,6 @@ export class AgentObject extends DurableObject<Env> {
       if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) return { ws, attachment };
     }
     return null;
-  }
-
-  #rememberSent(commandId: string): void {
-    if (this.#recentlySent.size >= RECENTLY_SENT_LIMIT) this.#recentlySent.clear();
-    this.#recentlySent.add(commandId);
   }
 
   #getHeartbeat(): HeartbeatMemory | null {
@@ -486,19 +398,4 @@ export class AgentObject extends DurableObject<Env> {
   #log(agentId: string): Logger {
     return createLogger({ agentId, component: "AgentObject" });
   }
-}
-
-/** Reads and validates a socket's attachment; null for anything unexpected (never throws). */
-function readAttachment(ws: WebSocket): Attachment | null {
-  const value: unknown = ws.deserializeAttachment();
-  if (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Attachment).agentId === "string" &&
-    typeof (value as Attachment).connId === "string" &&
-    typeof (value as Attachment).connectedAt === "number"
-  ) {
-    return value as Attachment;
-  }
-  return null;
 }

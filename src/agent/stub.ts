@@ -1,6 +1,7 @@
 /** The one place that maps an agent id to its Durable Object. */
 import type { CommandRow } from "../db/schema";
-import type { AgentObject, PushableCommand } from "./agent-object";
+import type { AgentObject } from "./agent-object";
+import type { PushableCommand } from "./delivery";
 
 export function getAgentStub(env: Env, agentId: string): DurableObjectStub<AgentObject> {
   return (env.AGENT as DurableObjectNamespace<AgentObject>).getByName(agentId);
