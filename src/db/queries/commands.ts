@@ -125,14 +125,7 @@ export async function commandClaimPending(
   const claimed = db.$with("claimed").as(
     db
       .update(agentCommands)
-      .set({
-        status: "sent",
-        sentAt: sql`now()`,
-        updatedAt: sql`now()`,
-        attempts: sql`${agentCommands.attempts} + 1`,
-        leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
-        nextAttemptAt: null,
-      })
+      .set(markedSent(agentId, lease))
       .where(inArray(agentCommands.id, oldestPending))
       .returning(),
   );
@@ -140,18 +133,23 @@ export async function commandClaimPending(
   return db.with(claimed).select().from(claimed).orderBy(asc(claimed.createdAt), asc(claimed.seq));
 }
 
+/** The columns of a delivery: `sent` now, one more attempt, and the lease its agent's platform gets. */
+function markedSent(agentId: SQLWrapper | string, lease: LeaseSettings) {
+  return {
+    status: "sent",
+    sentAt: sql`now()`,
+    updatedAt: sql`now()`,
+    attempts: sql`${agentCommands.attempts} + 1`,
+    leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
+    nextAttemptAt: null,
+  } as const;
+}
+
 /** Records a command pushed without a claim as `sent`, unless something moved it on already. */
 export async function commandMarkSent(db: Queryable, commandId: string, lease: LeaseSettings): Promise<boolean> {
   const rows = await db
     .update(agentCommands)
-    .set({
-      status: "sent",
-      sentAt: sql`now()`,
-      updatedAt: sql`now()`,
-      attempts: sql`${agentCommands.attempts} + 1`,
-      leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(agentCommands.agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
-      nextAttemptAt: null,
-    })
+    .set(markedSent(agentCommands.agentId, lease))
     .where(and(eq(agentCommands.commandId, commandId), eq(agentCommands.status, "pending")))
     .returning({ id: agentCommands.id });
   return rows.length > 0;
