@@ -72,6 +72,8 @@ describe("the bench harness", () => {
     expect(report.results.errors).toEqual({});
     expect(report.config.scenarios).toEqual([...SCENARIOS]);
     expect(report.results.dispatch[0]?.levels.map((l) => l.latency.n)).toEqual([3, 3]);
+    // The floor's parts and the bare dispatch are sampled once per timed create.
+    expect(report.results.dispatch[0]?.levels.map((l) => l.pairedFloor?.bareDispatch.n)).toEqual([3, 3]);
     expect(report.results.throughput?.failedCreates).toBe(0);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);

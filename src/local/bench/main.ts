@@ -225,14 +225,18 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   );
 }
 
-/** Runs `fn` with the floor's two parts ready to sample alongside it (see FloorProbe). */
+/** Runs `fn` with the floor's two parts, and the bare dispatch, ready to sample alongside it (see FloorProbe). */
 async function withFloorProbe<T>(stack: BenchStack, mode: PoolerMode, fn: (probe: FloorProbe) => Promise<T>): Promise<T> {
   const neon = await openNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, pipelineConnect: stack.pipelineConnect(mode) });
-  const bare = await startBarePush();
+  const workerDb = new URL(stack.workerDbUrl(mode));
+  const bare = await startBarePush({
+    endpoint: `http://127.0.0.1:${stack.proxyPort}/sql?address=${workerDb.hostname}:${workerDb.port || 5432}`,
+    databaseUrl: workerDb.toString(),
+  });
   try {
     await bare.connect(0, 1);
-    for (let i = 0; i < 5; i++) await Promise.all([neon.once(), bare.latencyOnce(0)]); // warm, as the up-front baselines are
-    return await fn({ connectInsert: () => neon.once(), barePush: () => bare.latencyOnce(0) });
+    for (let i = 0; i < 5; i++) await Promise.all([neon.once(), bare.latencyOnce(0), bare.dispatchOnce(0)]); // warm, as the up-front baselines are
+    return await fn({ connectInsert: () => neon.once(), barePush: () => bare.latencyOnce(0), bareDispatch: () => bare.dispatchOnce(0) });
   } finally {
     await bare.stop();
   }

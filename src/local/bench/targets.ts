@@ -111,6 +111,14 @@ export function evaluateTargets(results: BenchResults, selected: readonly string
 export function informational(results: BenchResults): Array<{ label: string; value: string }> {
   const out: Array<{ label: string; value: string }> = [];
   for (const d of results.dispatch) {
+    const largest = d.levels[d.levels.length - 1];
+    const bare = largest?.pairedFloor?.bareDispatch;
+    if (largest && bare && bare.p50 > 0) {
+      out.push({
+        label: `dispatch [${d.pooler}] at ${largest.agents} agents against a bare dispatch (a bare Worker: INSERT over SQL-over-HTTP, then DO → ws.send; sampled alongside)`,
+        value: `p50 ${largest.latency.p50} vs ${bare.p50} ms = ${round(largest.latency.p50 / bare.p50, 2)}×; p99 ${largest.latency.p99} vs ${bare.p99} ms = ${round(largest.latency.p99 / bare.p99, 2)}×`,
+      });
+    }
     if (d.hibernation) {
       const l = d.hibernation.latency;
       const w = d.hibernation.warmReference;

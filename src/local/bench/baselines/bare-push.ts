@@ -3,6 +3,10 @@
  * (Miniflare) running a tiny inline worker. Its latency is the runtime's share of a dispatch;
  * its throughput (same concurrency and agent count as the throughput scenario) is the ceiling
  * the real dispatcher could reach if Postgres cost nothing.
+ *
+ * Given a SQL endpoint, the same worker also serves the bare dispatch: one INSERT sent to the
+ * local SQL-over-HTTP endpoint exactly as the Neon driver sends a single statement, then the same
+ * push. That is every hop a real dispatch takes, with nothing of the dispatcher in between.
  */
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import type { V4MiniflareOptions } from "miniflare";
@@ -11,7 +15,10 @@ import type { LatencySummary } from "../stats";
 import { perSecond, summarize } from "../stats";
 import { Rendezvous, now, pollUntil, runBounded } from "../util";
 
-/** The DO accepts a hibernatable socket and, on RPC push(), sends the body to it. */
+/**
+ * The DO accepts a hibernatable socket and, on RPC push(), sends the body to it. `/dispatch`
+ * inserts a row over SQL-over-HTTP first (the request the driver makes, see src/db/client.ts).
+ */
 const PUSH_WORKER = `
 import { DurableObject } from "cloudflare:workers";
 export class Push extends DurableObject {
@@ -38,6 +45,18 @@ export default {
       const sent = await env.PUSH.getByName(id).push(await request.text());
       return new Response(String(sent));
     }
+    if (kind === "dispatch" && id && request.method === "POST" && env.SQL_ENDPOINT) {
+      const body = await request.text();
+      const res = await fetch(env.SQL_ENDPOINT, {
+        method: "POST",
+        headers: { "Neon-Connection-String": env.DATABASE_URL, "Neon-Raw-Text-Output": "true", "Neon-Array-Mode": "true", "Content-Type": "application/json" },
+        body: JSON.stringify({ query: "insert into bench_floor (at) values (now())", params: [] }),
+      });
+      await res.text();
+      if (!res.ok) return new Response("insert failed: " + res.status, { status: 502 });
+      const sent = await env.PUSH.getByName(id).push(body);
+      return new Response(String(sent));
+    }
     return new Response("not found", { status: 404 });
   },
 };
@@ -57,16 +76,22 @@ export type BarePush = {
   connect(from: number, to: number, onProgress?: (text: string) => void): Promise<void>;
   /** One push to `a-<agent>`: POST → the frame arrives at its socket, in ms. */
   latencyOnce(agent: number): Promise<number>;
+  /** One INSERT over SQL-over-HTTP, then one push (needs `sql` at start): POST → frame, in ms. */
+  dispatchOnce(agent: number): Promise<number>;
   /** `pushes` pushes over the connected agents with `inFlight` at a time, until all arrived: pushes/s. */
   ceiling(pushes: number, agents: number, inFlight: number): Promise<{ elapsedMs: number; perSecond: number }>;
   stop(): Promise<void>;
 };
 
-export async function startBarePush(): Promise<BarePush> {
+/** Where the bare dispatch sends its INSERT: the proxy's SQL endpoint and the Worker's database URL. */
+export type BareSql = { endpoint: string; databaseUrl: string };
+
+export async function startBarePush(sql?: BareSql): Promise<BarePush> {
   const options = {
     name: "bare-push",
     modules: true,
     script: PUSH_WORKER,
+    bindings: sql ? { SQL_ENDPOINT: sql.endpoint, DATABASE_URL: sql.databaseUrl } : {},
     compatibilityDate: COMPATIBILITY_DATE,
     durableObjects: { PUSH: { className: "Push", useSQLite: true } },
     host: "127.0.0.1",
@@ -101,10 +126,10 @@ export async function startBarePush(): Promise<BarePush> {
       ws.once("error", reject);
       sockets.push(ws);
     });
-  const push = async (id: string, body: string) => {
-    const res = await fetch(`${url}/push/${id}`, { method: "POST", body });
-    await res.text();
-    if (!res.ok) throw new Error(`push answered ${res.status}`);
+  const push = async (id: string, body: string, kind: "push" | "dispatch" = "push") => {
+    const res = await fetch(`${url}/${kind}/${id}`, { method: "POST", body });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${kind} answered ${res.status}: ${text}`);
   };
   return {
     async connect(from, to, onProgress) {
@@ -117,6 +142,13 @@ export async function startBarePush(): Promise<BarePush> {
       const body = `lat-${sequence++}`;
       const started = now();
       await push(`a-${agent}`, body);
+      return (await arrivals.wait(body, 10_000)) - started;
+    },
+    async dispatchOnce(agent) {
+      if (!sql) throw new Error("bare dispatch needs a SQL endpoint");
+      const body = `disp-${sequence++}`;
+      const started = now();
+      await push(`a-${agent}`, body, "dispatch");
       return (await arrivals.wait(body, 10_000)) - started;
     },
     async ceiling(pushes, agents, inFlight) {

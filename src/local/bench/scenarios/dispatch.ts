@@ -22,16 +22,18 @@ export type DispatchLevel = {
   agents: number;
   latency: LatencySummary;
   failures: number;
-  /** The floor's two parts, each sampled right after every timed create (see FloorProbe). */
-  pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary };
+  /** The floor's two parts and the bare dispatch, each sampled right after every timed create (see FloorProbe). */
+  pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary; bareDispatch: LatencySummary };
 };
 
 /**
  * The floor measured alongside the creates: one connect+INSERT and one bare push after each
  * timed create, so both sides of the ratio see the same moment of a machine whose speed drifts
- * by tens of percent over tens of seconds.
+ * by tens of percent over tens of seconds. Also the bare dispatch, a reference, not the target's
+ * floor: a bare Worker making the same hops as a dispatch (an INSERT over SQL-over-HTTP, then
+ * the push), where the floor's connect+INSERT runs from the bench process that hosts the proxy.
  */
-export type FloorProbe = { connectInsert(): Promise<number>; barePush(): Promise<number> };
+export type FloorProbe = { connectInsert(): Promise<number>; barePush(): Promise<number>; bareDispatch(): Promise<number> };
 
 export type DispatchResult = {
   pooler: PoolerMode;
@@ -102,7 +104,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
       fleet.startHeartbeats(HEARTBEAT_PERIOD_MS);
       const samples: number[] = [];
-      const floor = { connectInsert: [] as number[], barePush: [] as number[] };
+      const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[] };
       let failures = 0;
       let inARow = 0;
       for (let i = -WARMUP; i < opts.samples; i++) {
@@ -113,6 +115,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
           if (i >= 0 && opts.floorProbe) {
             floor.connectInsert.push(await opts.floorProbe.connectInsert());
             floor.barePush.push(await opts.floorProbe.barePush());
+            floor.bareDispatch.push(await opts.floorProbe.bareDispatch());
           }
         } catch (err) {
           failures++;
@@ -122,9 +125,13 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
       }
       const latency = summarize(samples);
-      const pairedFloor = opts.floorProbe ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush) } : undefined;
+      const pairedFloor = opts.floorProbe
+        ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush), bareDispatch: summarize(floor.bareDispatch) }
+        : undefined;
       result.levels.push({ agents: level, latency, failures, ...(pairedFloor ? { pairedFloor } : {}) });
-      const alongside = pairedFloor ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms)` : "";
+      const alongside = pairedFloor
+        ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms)`
+        : "";
       progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}`);
     }
 
