@@ -23,8 +23,8 @@ export class CoalescingWebSocket {
   }
 
   /** The driver listens for open, message, error and close. */
-  addEventListener(type: "open" | "message" | "error" | "close", listener: (event: any) => void): void {
-    this.#ws.addEventListener(type as "message", listener);
+  addEventListener(type: "open" | "message" | "error" | "close", listener: (event: Event) => void): void {
+    this.#ws.addEventListener(type, listener);
   }
 
   send(data: Uint8Array): void {

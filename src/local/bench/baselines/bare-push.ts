@@ -131,6 +131,13 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     const text = await res.text();
     if (!res.ok) throw new Error(`${kind} answered ${res.status}: ${text}`);
   };
+  /** One request to `a-<agent>`: POST → its frame arrives at the socket, in ms. */
+  const timedOnce = async (agent: number, kind: "push" | "dispatch") => {
+    const body = `${kind}-${sequence++}`;
+    const started = now();
+    await push(`a-${agent}`, body, kind);
+    return (await arrivals.wait(body, 10_000)) - started;
+  };
   return {
     async connect(from, to, onProgress) {
       for (let i = from; i < to; i += 100) {
@@ -138,18 +145,10 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
         onProgress?.(`${Math.min(to, i + 100)}/${to} sockets`);
       }
     },
-    async latencyOnce(agent) {
-      const body = `lat-${sequence++}`;
-      const started = now();
-      await push(`a-${agent}`, body);
-      return (await arrivals.wait(body, 10_000)) - started;
-    },
-    async dispatchOnce(agent) {
-      if (!sql) throw new Error("bare dispatch needs a SQL endpoint");
-      const body = `disp-${sequence++}`;
-      const started = now();
-      await push(`a-${agent}`, body, "dispatch");
-      return (await arrivals.wait(body, 10_000)) - started;
+    latencyOnce: (agent) => timedOnce(agent, "push"),
+    dispatchOnce(agent) {
+      if (!sql) return Promise.reject(new Error("bare dispatch needs a SQL endpoint"));
+      return timedOnce(agent, "dispatch");
     },
     async ceiling(pushes, agents, inFlight) {
       arrivals.clear();
