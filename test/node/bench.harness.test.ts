@@ -74,6 +74,11 @@ describe("the bench harness", () => {
     expect(report.results.dispatch[0]?.levels.map((l) => l.latency.n)).toEqual([3, 3]);
     // The floor's parts and the bare dispatch are sampled once per timed create.
     expect(report.results.dispatch[0]?.levels.map((l) => l.pairedFloor?.bareDispatch.n)).toEqual([3, 3]);
+    // And the CPU each used: both workerd processes are found and read (Linux, as CI is).
+    for (const level of report.results.dispatch[0]?.levels ?? []) {
+      expect(level.cpu?.perCreateMs).toBeGreaterThanOrEqual(0);
+      expect(level.cpu?.perBareDispatchMs).toBeGreaterThanOrEqual(0);
+    }
     expect(report.results.throughput?.failedCreates).toBe(0);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);

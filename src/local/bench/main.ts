@@ -236,7 +236,12 @@ async function withFloorProbe<T>(stack: BenchStack, mode: PoolerMode, fn: (probe
   try {
     await bare.connect(0, 1);
     for (let i = 0; i < 5; i++) await Promise.all([neon.once(), bare.latencyOnce(0), bare.dispatchOnce(0)]); // warm, as the up-front baselines are
-    return await fn({ connectInsert: () => neon.once(), barePush: () => bare.latencyOnce(0), bareDispatch: () => bare.dispatchOnce(0) });
+    return await fn({
+      connectInsert: () => neon.once(),
+      barePush: () => bare.latencyOnce(0),
+      bareDispatch: () => bare.dispatchOnce(0),
+      bareCpuMs: () => bare.cpuMs(),
+    });
   } finally {
     await bare.stop();
   }

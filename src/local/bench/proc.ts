@@ -48,6 +48,15 @@ export function workerdPids(): number[] {
   return found;
 }
 
+/**
+ * utime+stime of one process (all its threads), in milliseconds; undefined when it is gone or
+ * off Linux. One file read, cheap enough to take around every sampled request.
+ */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  const s = pid === undefined ? undefined : readStat(pid);
+  return s ? ((s.utime + s.stime) * 1000) / CLOCK_TICKS : undefined;
+}
+
 /** utime+stime of `rootPid` and all its descendants, in milliseconds (undefined off Linux). */
 export function treeCpuMs(rootPid: number | undefined): number | undefined {
   if (rootPid === undefined) return undefined;

@@ -119,6 +119,14 @@ export function informational(results: BenchResults): Array<{ label: string; val
         value: `p50 ${largest.latency.p50} vs ${bare.p50} ms = ${round(largest.latency.p50 / bare.p50, 2)}×; p99 ${largest.latency.p99} vs ${bare.p99} ms = ${round(largest.latency.p99 / bare.p99, 2)}×`,
       });
     }
+    const cpu = largest?.cpu;
+    if (largest && cpu) {
+      const bareCpu = cpu.perBareDispatchMs;
+      out.push({
+        label: `workerd CPU per dispatch [${d.pooler}] at ${largest.agents} agents (create incl. its sent mark; bare dispatch sampled alongside)`,
+        value: bareCpu ? `${cpu.perCreateMs} vs ${bareCpu} ms = ${round(cpu.perCreateMs / bareCpu, 2)}×` : `${cpu.perCreateMs} ms`,
+      });
+    }
     if (d.hibernation) {
       const l = d.hibernation.latency;
       const w = d.hibernation.warmReference;

@@ -11,6 +11,7 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import type { V4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
+import { processCpuMs, workerdPids } from "../proc";
 import type { LatencySummary } from "../stats";
 import { perSecond, summarize } from "../stats";
 import { Rendezvous, now, pollUntil, runBounded } from "../util";
@@ -80,6 +81,8 @@ export type BarePush = {
   dispatchOnce(agent: number): Promise<number>;
   /** `pushes` pushes over the connected agents with `inFlight` at a time, until all arrived: pushes/s. */
   ceiling(pushes: number, agents: number, inFlight: number): Promise<{ elapsedMs: number; perSecond: number }>;
+  /** CPU time its workerd process has used so far, in ms (undefined when unknown). */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 };
 
@@ -98,6 +101,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     port: 0,
     cf: false,
   } as V4MiniflareOptions;
+  const before = new Set(workerdPids());
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const sockets: WebSocket[] = [];
   const stop = async () => {
@@ -111,6 +115,8 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     await stop();
     throw err;
   }
+  // Its own workerd process: the one that was not running before this Miniflare started.
+  const pid = workerdPids().find((p) => !before.has(p));
   const arrivals = new Rendezvous<string, number>();
   let received = 0;
   let recordArrivals = true;
@@ -146,6 +152,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
       }
     },
     latencyOnce: (agent) => timedOnce(agent, "push"),
+    cpuMs: () => processCpuMs(pid),
     dispatchOnce(agent) {
       if (!sql) return Promise.reject(new Error("bare dispatch needs a SQL endpoint"));
       return timedOnce(agent, "dispatch");

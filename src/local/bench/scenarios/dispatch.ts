@@ -10,6 +10,7 @@
  * choosing the same, recently active agent. The selection query still ranks all N agents.
  */
 import { AgentFleet } from "../agents";
+import { processCpuMs } from "../proc";
 import type { PoolerMode } from "../stack";
 import { BENCH_TEMPLATE } from "../stack";
 import type { LatencySummary } from "../stats";
@@ -24,6 +25,12 @@ export type DispatchLevel = {
   failures: number;
   /** The floor's two parts and the bare dispatch, each sampled right after every timed create (see FloorProbe). */
   pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary; bareDispatch: LatencySummary };
+  /**
+   * workerd CPU time per timed create (its sent mark included) and per bare dispatch, in ms:
+   * the dispatch path is CPU-bound in workerd, so this ratio explains the latency ratio with far
+   * less noise. Heartbeats landing inside a create's window count towards it.
+   */
+  cpu?: { perCreateMs: number; perBareDispatchMs?: number };
 };
 
 /**
@@ -33,7 +40,13 @@ export type DispatchLevel = {
  * floor: a bare Worker making the same hops as a dispatch (an INSERT over SQL-over-HTTP, then
  * the push), where the floor's connect+INSERT runs from the bench process that hosts the proxy.
  */
-export type FloorProbe = { connectInsert(): Promise<number>; barePush(): Promise<number>; bareDispatch(): Promise<number> };
+export type FloorProbe = {
+  connectInsert(): Promise<number>;
+  barePush(): Promise<number>;
+  bareDispatch(): Promise<number>;
+  /** CPU time the bare Worker's workerd has used so far, in ms (undefined when unknown). */
+  bareCpuMs(): number | undefined;
+};
 
 export type DispatchResult = {
   pooler: PoolerMode;
@@ -105,17 +118,25 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       fleet.startHeartbeats(HEARTBEAT_PERIOD_MS);
       const samples: number[] = [];
       const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[] };
+      const cpu = { create: new CpuTally(), bare: new CpuTally() };
       let failures = 0;
       let inARow = 0;
       for (let i = -WARMUP; i < opts.samples; i++) {
         try {
+          const cpuBefore = processCpuMs(stack.workerPid);
           const ms = await createOnce();
-          if (i >= 0) samples.push(ms);
+          if (i >= 0) {
+            samples.push(ms);
+            cpu.create.add(cpuBefore, processCpuMs(stack.workerPid));
+          }
           inARow = 0;
           if (i >= 0 && opts.floorProbe) {
-            floor.connectInsert.push(await opts.floorProbe.connectInsert());
-            floor.barePush.push(await opts.floorProbe.barePush());
-            floor.bareDispatch.push(await opts.floorProbe.bareDispatch());
+            const probe = opts.floorProbe;
+            floor.connectInsert.push(await probe.connectInsert());
+            floor.barePush.push(await probe.barePush());
+            const bareBefore = probe.bareCpuMs();
+            floor.bareDispatch.push(await probe.bareDispatch());
+            cpu.bare.add(bareBefore, probe.bareCpuMs());
           }
         } catch (err) {
           failures++;
@@ -128,11 +149,15 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       const pairedFloor = opts.floorProbe
         ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush), bareDispatch: summarize(floor.bareDispatch) }
         : undefined;
-      result.levels.push({ agents: level, latency, failures, ...(pairedFloor ? { pairedFloor } : {}) });
+      const perCreateMs = cpu.create.perSample();
+      const perBareDispatchMs = cpu.bare.perSample();
+      const cpuFigures = perCreateMs === undefined ? undefined : { perCreateMs, ...(perBareDispatchMs === undefined ? {} : { perBareDispatchMs }) };
+      result.levels.push({ agents: level, latency, failures, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
       const alongside = pairedFloor
         ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms)`
         : "";
-      progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}`);
+      const cpuText = cpuFigures ? `; workerd CPU per create ${cpuFigures.perCreateMs} ms${perBareDispatchMs === undefined ? "" : ` (bare dispatch ${perBareDispatchMs} ms)`}` : "";
+      progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}${cpuText}`);
     }
 
     if (opts.hibernation) {
@@ -200,5 +225,24 @@ async function fromHibernation(
   } finally {
     fleet.pauseHeartbeats(false);
     fleet.heartbeatAll();
+  }
+}
+
+/**
+ * Sums CPU readings taken around each sample. /proc counts in 10 ms ticks, so one sample's
+ * difference is coarse, but the sum over all of them is exact up to one tick at each end.
+ */
+class CpuTally {
+  #total = 0;
+  #count = 0;
+
+  add(before: number | undefined, after: number | undefined): void {
+    if (before === undefined || after === undefined) return;
+    this.#total += after - before;
+    this.#count++;
+  }
+
+  perSample(): number | undefined {
+    return this.#count === 0 ? undefined : Math.round((this.#total / this.#count) * 100) / 100;
   }
 }
