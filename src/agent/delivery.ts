@@ -27,6 +27,9 @@ export type DeliveryHost = {
   onFailure(err: unknown, agentId: string): Promise<void>;
 };
 
+/** Resolves in a later turn of the event loop, after the runtime has done the I/O queued so far. */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /** Commands claimed per database round trip while draining the queue. */
 const CLAIM_BATCH = 50;
 /** How many sent ids a wake-up remembers (only races within milliseconds matter). */
@@ -78,6 +81,9 @@ export class CommandDelivery {
         ws.send(encodeCommandFrame(cmd));
         this.#remember(cmd.commandId);
         sent = 1;
+        // workerd writes the frame only when this turn of the event loop ends: preparing the
+        // record in the same turn held every pushed frame back by ~0.5 ms (bench, p50).
+        await nextTurn();
         try {
           await commandMarkSent(this.host.db(), cmd.commandId, this.host.policy());
         } catch (err) {
