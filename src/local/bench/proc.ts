@@ -49,6 +49,15 @@ export function workerdPids(): number[] {
 }
 
 /**
+ * Finds the workerd a Miniflare starts: call before starting it, and the returned function, once
+ * it is ready, names the workerd process that was not there before (undefined if none is found).
+ */
+export function watchForNewWorkerd(): () => number | undefined {
+  const before = new Set(workerdPids());
+  return () => workerdPids().find((p) => !before.has(p));
+}
+
+/**
  * utime+stime of one process (all its threads), in milliseconds; undefined when it is gone or
  * off Linux. One file read, cheap enough to take around every sampled request.
  */

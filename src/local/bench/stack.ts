@@ -22,7 +22,7 @@ import { startWsProxy } from "../ws-proxy";
 import type { WsProxy } from "../ws-proxy";
 import type { AgentCredentials } from "./agents";
 import { BENCH_APPLICATION_NAME, PgStats } from "./pg-stats";
-import { workerdPids } from "./proc";
+import { watchForNewWorkerd } from "./proc";
 
 export type PoolerMode = "pgbouncer" | "direct";
 
@@ -144,9 +144,9 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
       RATE_LIMIT_ENABLED: "false",
     });
     const start = async (mode: PoolerMode) => {
-      const before = new Set(workerdPids());
+      const newWorkerd = watchForNewWorkerd();
       const worker = await startLocalWorker(secrets(mode));
-      const pid = workerdPids().find((p) => !before.has(p));
+      const pid = newWorkerd();
       return { worker, pid };
     };
     const first = await start(opts.pooler);

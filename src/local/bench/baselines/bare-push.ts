@@ -11,7 +11,7 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import type { V4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
-import { processCpuMs, workerdPids } from "../proc";
+import { processCpuMs, watchForNewWorkerd } from "../proc";
 import type { LatencySummary } from "../stats";
 import { perSecond, summarize } from "../stats";
 import { Rendezvous, now, pollUntil, runBounded } from "../util";
@@ -101,7 +101,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     port: 0,
     cf: false,
   } as V4MiniflareOptions;
-  const before = new Set(workerdPids());
+  const newWorkerd = watchForNewWorkerd();
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const sockets: WebSocket[] = [];
   const stop = async () => {
@@ -115,8 +115,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     await stop();
     throw err;
   }
-  // Its own workerd process: the one that was not running before this Miniflare started.
-  const pid = workerdPids().find((p) => !before.has(p));
+  const pid = newWorkerd();
   const arrivals = new Rendezvous<string, number>();
   let received = 0;
   let recordArrivals = true;
