@@ -107,6 +107,7 @@ export class AgentObject extends DurableObject<Env> {
     this.ctx.storage.kv.put(KEY.connectWork, true);
     this.ctx.storage.kv.delete(KEY.retryAt);
     this.ctx.storage.kv.delete(KEY.retryAttempt);
+    this.#delivery.forgetPushed();
     await this.ctx.storage.setAlarm(livenessDeadline(now));
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
@@ -118,15 +119,16 @@ export class AgentObject extends DurableObject<Env> {
 
   /**
    * RPC: deliver this agent's pending commands now, if it is connected. With `push` (a command
-   * just created, nothing older pending) and nothing else in flight, the command is sent first
-   * and marked `sent` after, which takes the database off the dispatch latency.
+   * just created, with nothing older pending that was not pushed already) and nothing else in
+   * flight, the command is sent first and recorded after, which takes the database off the
+   * dispatch latency.
    */
   async deliver(push?: PushableCommand): Promise<DeliverResult> {
     const current = this.#current();
     if (!current) return { ok: false, reason: "agent_offline" };
     const agentId = current.attachment.agentId;
     if (push && this.#delivery.wasSent(push.commandId)) return { ok: true, sent: 0 };
-    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork)) {
+    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork) && this.#delivery.canPushBehind(push.behind)) {
       return { ok: true, sent: await this.#delivery.push(agentId, current.ws, push) };
     }
     return { ok: true, sent: await this.#delivery.drain(agentId) };
@@ -272,7 +274,7 @@ export class AgentObject extends DurableObject<Env> {
       return;
     }
     try {
-      await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
+      await this.#apply(agentId, frame);
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       this.#dropDb();
@@ -288,7 +290,7 @@ export class AgentObject extends DurableObject<Env> {
     if (rows.length === 0) return true;
     for (const row of rows) {
       try {
-        await applyAgentFrame(this.#db(), row.agentId, row.frame, this.#policy());
+        await this.#apply(row.agentId, row.frame);
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
           this.#dropDb();
@@ -307,10 +309,24 @@ export class AgentObject extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * An ack records its command's delivery too. Any other answer to a command first has it recorded
+   * `sent` if it was not: a docker agent's reply finds its command only among sent ones, and a
+   * command finished without an ack keeps its `sent_at`.
+   */
+  async #apply(agentId: string, frame: WorkFrame): Promise<void> {
+    if (frame.type === "complete" || frame.type === "failed") await this.#delivery.recordBeforeAnswer(agentId, frame.payload.commandId);
+    if (frame.type === "command_error") await this.#delivery.recordBeforeAnswer(agentId, frame.commandId);
+    if (frame.type === "command_response") await this.#delivery.recordBeforeAnswer(agentId, null);
+    await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
+    if (frame.type === "ack") this.#delivery.answered(frame.payload.commandId);
+  }
+
   /** Only the current socket's close marks the agent offline (checklist 25). */
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
     if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
     for (const key of [KEY.current, KEY.hb, KEY.connectWork]) this.ctx.storage.kv.delete(key);
+    this.#delivery.forgetPushed();
     // A retry still pending (kept frames) keeps the alarm; liveness no longer does.
     if (this.#outbox.size() === 0) {
       this.ctx.storage.kv.delete(KEY.retryAt);

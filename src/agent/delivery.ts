@@ -1,16 +1,28 @@
 /**
  * Sending an agent's commands over its socket: oldest first, one drain at a time, and a just
  * created command pushed before it is recorded. The part of AgentObject that claims, sends and
- * marks; used only by it. Covered by test/conformance/e-dispatch.test.ts and the fault tests.
+ * marks; used only by it. Covered by test/conformance/e-dispatch.test.ts, the delivery tests and
+ * the fault tests.
+ *
+ * A pushed command is recorded `sent` by the agent's ack when the ack comes within
+ * RECORD_DELAY_MS (the ack's statement fills in `sent_at`), else by one batched statement then:
+ * a delivery costs no write of its own when the agent answers promptly.
  */
 import type { Db } from "../db/client";
-import { commandClaimPending, commandMarkSent, commandRelease } from "../db/queries/commands";
+import { OLDER_PENDING_LIMIT, commandClaimPending, commandMarkSent, commandRelease } from "../db/queries/commands";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import type { Logger } from "../lib/log";
 import { encodeCommandFrame } from "./protocol";
+import { RECORD_DELAY_MS } from "./record-delay";
 
 /** A just-created command the API hands over so the DO can push it without reading it back. */
-export type PushableCommand = { commandId: string; action: string; payload: unknown };
+export type PushableCommand = {
+  commandId: string;
+  action: string;
+  payload: unknown;
+  /** The agent's older commands that were still pending when this one was created. */
+  behind: string[];
+};
 
 /** What the delivery needs from its Durable Object. */
 export type DeliveryHost = {
@@ -27,9 +39,6 @@ export type DeliveryHost = {
   onFailure(err: unknown, agentId: string): Promise<void>;
 };
 
-/** Resolves in a later turn of the event loop, after the runtime has done the I/O queued so far. */
-const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
 /** Commands claimed per database round trip while draining the queue. */
 const CLAIM_BATCH = 50;
 /** How many sent ids a wake-up remembers (only races within milliseconds matter). */
@@ -41,6 +50,12 @@ export class CommandDelivery {
   #drainAgain = false;
   /** Ids sent during this wake-up: a push racing a drain that already sent it is skipped. */
   readonly #recentlySent = new Set<string>();
+  /**
+   * Pushed on the current socket and still `pending` in Postgres: their record waits for the
+   * ack. A drain that claims one records it and does not send it again.
+   */
+  readonly #unrecorded = new Set<string>();
+  #recordTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly host: DeliveryHost) {}
 
@@ -51,6 +66,14 @@ export class CommandDelivery {
 
   wasSent(commandId: string): boolean {
     return this.#recentlySent.has(commandId);
+  }
+
+  /**
+   * Whether a command created behind `olderPending` may be pushed at once: only if every one of
+   * them was pushed on this socket already (the agent's FIFO holds), and they are not a backlog.
+   */
+  canPushBehind(olderPending: readonly string[]): boolean {
+    return olderPending.length < OLDER_PENDING_LIMIT && olderPending.every((id) => this.#unrecorded.has(id));
   }
 
   /** Sends pending commands oldest first until none are left; one drain at a time. */
@@ -70,9 +93,8 @@ export class CommandDelivery {
   }
 
   /**
-   * Sends `cmd` on `ws`, then records it as sent (guarded: only if still pending). Registered as
-   * the running drain, so a drain requested meanwhile waits and cannot claim and send it again.
-   * If the record fails, the command stays pending and is sent again later: at least once.
+   * Sends `cmd` on `ws`; its record waits for the ack (see the header). Registered as the running
+   * drain, so a drain requested meanwhile waits and cannot claim and send it again.
    */
   push(agentId: string, ws: WebSocket, cmd: PushableCommand): Promise<number> {
     return this.#run(async () => {
@@ -80,15 +102,12 @@ export class CommandDelivery {
       try {
         ws.send(encodeCommandFrame(cmd));
         this.#remember(cmd.commandId);
+        this.#unrecorded.add(cmd.commandId);
+        this.#recordTimer ??= setTimeout(() => {
+          this.#recordTimer = null;
+          void this.recordPushed(agentId);
+        }, RECORD_DELAY_MS);
         sent = 1;
-        // workerd writes the frame only when this turn of the event loop ends: preparing the
-        // record in the same turn held every pushed frame back by ~0.5 ms (bench, p50).
-        await nextTurn();
-        try {
-          await commandMarkSent(this.host.db(), cmd.commandId, this.host.policy());
-        } catch (err) {
-          this.host.log(agentId).warn("AgentObject could not record a pushed command as sent", { err });
-        }
       } catch {
         // The socket went away before the send: the command is still pending.
       }
@@ -98,6 +117,42 @@ export class CommandDelivery {
       }
       return sent;
     });
+  }
+
+  /**
+   * Records every pushed, unrecorded command as `sent` now, in one statement (guarded: only those
+   * still pending). Never throws: on failure they stay pending and known here, and the next drain
+   * (a retry, the sweep) records them when it claims them.
+   */
+  async recordPushed(agentId: string): Promise<void> {
+    if (this.#recordTimer) clearTimeout(this.#recordTimer);
+    this.#recordTimer = null;
+    await this.#record(agentId, [...this.#unrecorded]);
+  }
+
+  /**
+   * Before an answer other than an ack is applied, the command it answers is recorded `sent` if it
+   * was not yet (an agent that finishes without acking). A docker agent's reply names its session,
+   * not the command (`commandId` null): everything pushed is recorded then.
+   */
+  async recordBeforeAnswer(agentId: string, commandId: string | null): Promise<void> {
+    if (commandId === null) await this.recordPushed(agentId);
+    else if (this.#unrecorded.has(commandId)) await this.#record(agentId, [commandId]);
+  }
+
+  /** The agent's answer naming `commandId` is stored: that recorded its delivery too. */
+  answered(commandId: string): void {
+    this.#recorded(commandId);
+  }
+
+  /**
+   * The socket changed or closed: what was pushed on it and never recorded is still pending, and
+   * the next socket's drain sends it again.
+   */
+  forgetPushed(): void {
+    this.#unrecorded.clear();
+    if (this.#recordTimer) clearTimeout(this.#recordTimer);
+    this.#recordTimer = null;
   }
 
   #run(work: () => Promise<number>): Promise<number> {
@@ -120,6 +175,8 @@ export class CommandDelivery {
         if (!this.host.socket()) return sent;
         const batch = await commandClaimPending(db, agentId, CLAIM_BATCH, this.host.policy());
         for (const [i, cmd] of batch.entries()) {
+          // Pushed on this socket already: the claim was its record.
+          if (this.#recorded(cmd.commandId)) continue;
           const ws = this.host.socket();
           try {
             if (!ws) throw new Error("socket gone");
@@ -142,6 +199,27 @@ export class CommandDelivery {
       await this.host.onFailure(err, agentId);
       return sent;
     }
+  }
+
+  /** Never throws (see recordPushed). */
+  async #record(agentId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await commandMarkSent(this.host.db(), ids, this.host.policy());
+      for (const id of ids) this.#recorded(id);
+    } catch (err) {
+      this.host.log(agentId).warn("AgentObject could not record pushed commands as sent", { err, count: ids.length });
+    }
+  }
+
+  /** Whether `commandId` was waiting for its record; it no longer is. */
+  #recorded(commandId: string): boolean {
+    if (!this.#unrecorded.delete(commandId)) return false;
+    if (this.#unrecorded.size === 0 && this.#recordTimer) {
+      clearTimeout(this.#recordTimer);
+      this.#recordTimer = null;
+    }
+    return true;
   }
 
   #remember(commandId: string): void {

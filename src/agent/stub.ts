@@ -19,8 +19,8 @@ export function requestDelivery(
   onError: (err: unknown) => void,
   created?: CreatedCommand,
 ): void {
-  // A new command with nothing older pending for the agent can be pushed as is (see DO `deliver`).
-  const push = created && !created.olderPending ? pushableCommand(created) : undefined;
+  // A new command can be pushed as is unless older ones wait (the DO decides, see `deliver`).
+  const push = created ? pushableCommand(created) : undefined;
   ctx.waitUntil(
     getAgentStub(env, agentId)
       .deliver(push)
@@ -28,11 +28,11 @@ export function requestDelivery(
   );
 }
 
-/** A command row as an insert returned it, with whether older ones were pending then. */
-export type CreatedCommand = Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPending: boolean };
+/** A command row as an insert returned it, with the agent's older commands pending then. */
+export type CreatedCommand = Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPendingIds: string[] };
 
 function pushableCommand(c: CreatedCommand): PushableCommand {
-  return { commandId: c.commandId, action: c.action, payload: c.payload };
+  return { commandId: c.commandId, action: c.action, payload: c.payload, behind: c.olderPendingIds };
 }
 
 /** Asks the agent's DO to deliver and waits for the outcome (the sweep's path). */

@@ -30,7 +30,7 @@ const DEFAULT_ORG = "default-org";
 /** The created session as stored, and its command as the DO fast path needs it. */
 export type CreatedSession = {
   session: SessionRow;
-  command: Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPending: boolean };
+  command: Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPendingIds: string[] };
 };
 
 export async function createSession(
@@ -113,6 +113,6 @@ export async function createSession(
   };
   return {
     session: row,
-    command: { commandId, action: "start_session", payload: created.payload, olderPending: created.olderPending },
+    command: { commandId, action: "start_session", payload: created.payload, olderPendingIds: created.olderPendingIds },
   };
 }

@@ -52,7 +52,7 @@ export async function requestSessionAction(
   action: Action,
   actor: { userId: string; isAdmin: boolean },
   policy: DeliveryPolicy,
-): Promise<{ session: SessionRow; command: CommandRow & { olderPending: boolean } }> {
+): Promise<{ session: SessionRow; command: CommandRow & { olderPendingIds: string[] } }> {
   const session = await sessionGetById(db, sessionId);
   if (!session || (!actor.isAdmin && session.userId !== actor.userId)) {
     throw new AppError("not_found", "Session not found", "The specified session does not exist");

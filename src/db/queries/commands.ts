@@ -30,18 +30,26 @@ export type NewCommand = {
 };
 
 /**
- * For a command just inserted: whether the same agent has an older command still pending. If
- * not, the DO may push this one straight away without breaking the agent's FIFO. (The subquery
- * sees the table as it was before this statement, so the new row is not counted.)
+ * At most this many older pending ids come back with an insert; that many means a backlog,
+ * which the DO drains rather than pushes past. create_session_with_command (migrations/0006)
+ * uses the same number.
  */
-export const olderPendingColumn = sql<boolean>`exists (select 1 from ${agentCommands} older
-  where older.agent_id = ${agentCommands.agentId} and older.status = 'pending')`;
+export const OLDER_PENDING_LIMIT = 100;
 
-export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow & { olderPending: boolean }> {
+/**
+ * For a command just inserted: the ids of the same agent's older commands still pending. The DO
+ * may push this one straight away, without breaking the agent's FIFO, only if it has pushed all
+ * of those already. (The subquery sees the table as it was before this statement, so the new
+ * row is not counted.)
+ */
+export const olderPendingIdsColumn = sql<string[]>`array(select older.command_id from ${agentCommands} older
+  where older.agent_id = ${agentCommands.agentId} and older.status = 'pending' limit ${sql.raw(String(OLDER_PENDING_LIMIT))})`;
+
+export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow & { olderPendingIds: string[] }> {
   const [row] = await db
     .insert(agentCommands)
     .values({ ...cmd, status: "pending" })
-    .returning({ ...getTableColumns(agentCommands), olderPending: olderPendingColumn });
+    .returning({ ...getTableColumns(agentCommands), olderPendingIds: olderPendingIdsColumn });
   return row!;
 }
 
@@ -52,7 +60,7 @@ export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<Com
 export async function commandInsertIfAgentExists(
   db: Queryable,
   cmd: NewCommand,
-): Promise<(CommandRow & { olderPending: boolean }) | undefined> {
+): Promise<(CommandRow & { olderPendingIds: string[] }) | undefined> {
   try {
     return await commandInsert(db, cmd);
   } catch (err) {
@@ -145,14 +153,15 @@ function markedSent(agentId: SQLWrapper | string, lease: LeaseSettings) {
   } as const;
 }
 
-/** Records a command pushed without a claim as `sent`, unless something moved it on already. */
-export async function commandMarkSent(db: Queryable, commandId: string, lease: LeaseSettings): Promise<boolean> {
+/** Records commands pushed without a claim as `sent`, those that nothing moved on already. */
+export async function commandMarkSent(db: Queryable, commandIds: string[], lease: LeaseSettings): Promise<number> {
+  if (commandIds.length === 0) return 0;
   const rows = await db
     .update(agentCommands)
     .set(markedSent(agentCommands.agentId, lease))
-    .where(and(eq(agentCommands.commandId, commandId), eq(agentCommands.status, "pending")))
+    .where(and(inArray(agentCommands.commandId, commandIds), eq(agentCommands.status, "pending")))
     .returning({ id: agentCommands.id });
-  return rows.length > 0;
+  return rows.length;
 }
 
 /** Puts claimed commands back to `pending` when the socket went away before they were sent. */

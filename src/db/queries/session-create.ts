@@ -33,7 +33,7 @@ export type SessionCreated = {
   /** The agent selected, or null when none is selectable. */
   agentId: string | null;
   /** Null when nothing was written (no template or no agent). */
-  created: { createdAt: Date; streaming: Streaming; payload: unknown; olderPending: boolean } | null;
+  created: { createdAt: Date; streaming: Streaming; payload: unknown; olderPendingIds: string[] } | null;
 };
 
 type CreatedRow = {
@@ -44,14 +44,15 @@ type CreatedRow = {
   streaming_port: number | null;
   streaming_path: string | null;
   payload: unknown;
-  older_pending: boolean | null;
+  older_pending_ids: string[] | null;
 };
 
 /**
  * The whole of POST /api/v1/sessions in one round trip, through the server-side function
  * create_session_with_command (migrations/0002; since 0003 it selects by the agents' load
- * counter): Postgres caches its statements' plans, where the same work as one ad hoc statement
- * was parsed and planned on every request (~1.2 ms).
+ * counter; since 0006 it answers the agent's older pending ids): Postgres caches its statements'
+ * plans, where the same work as one ad hoc statement was parsed and planned on every request
+ * (~1.2 ms).
  * Without the template or an agent nothing is written, and the answer says which was missing.
  */
 export async function sessionCreateWithCommand(
@@ -94,7 +95,7 @@ export async function sessionCreateWithCommand(
       createdAt: new Date(row.created_at),
       streaming: { protocol: row.streaming_protocol!, port: row.streaming_port!, path: row.streaming_path },
       payload: row.payload,
-      olderPending: row.older_pending!,
+      olderPendingIds: row.older_pending_ids ?? [],
     },
   };
 }

@@ -5,8 +5,11 @@
  * work) before the next starts, and nothing else runs meanwhile.
  *
  * Delivery is separated from create by sending an admin command to an offline agent (API only:
- * the DO answers "offline" without touching Postgres) and to an online one (API + the DO's claim).
+ * the DO answers "offline" without touching Postgres) and to an online one (API + the DO's
+ * record). A delivery the agent acks at once has no record of its own (the ack writes it): a
+ * create acked at once is measured as one operation.
  */
+import { RECORD_DELAY_MS } from "../../../agent/record-delay";
 import { AgentFleet } from "../agents";
 import type { PgCounters, Snapshot } from "../pg-stats";
 import { BENCH_TEMPLATE } from "../stack";
@@ -29,6 +32,8 @@ export type RoundTripsResult = {
 
 /** Time for work the API or DO does after the observable event (waitUntil, frame handling). */
 const SETTLE_MS = 120;
+/** After a delivery nobody answers: its `sent` record first waits RECORD_DELAY_MS for an ack. */
+const UNANSWERED_SETTLE_MS = RECORD_DELAY_MS + SETTLE_MS;
 
 export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): Promise<RoundTripsResult> {
   const { stack, progress } = ctx;
@@ -50,12 +55,12 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
   // One measured group: snapshot, `count` operations, snapshot. A group's closing snapshot opens
   // the next one unless the bench touched the database in between (`carry` is then cleared).
   let carry: Snapshot | undefined;
-  const measure = async (operation: string, count: number, op: (i: number) => Promise<void>): Promise<PgCounters> => {
+  const measure = async (operation: string, count: number, op: (i: number) => Promise<void>, settleMs = SETTLE_MS): Promise<PgCounters> => {
     progress.update(`measuring: ${operation}`);
     const before = carry ?? (await stack.stats.snapshot());
     for (let i = 0; i < count; i++) {
       await op(i);
-      await sleep(SETTLE_MS);
+      await sleep(settleMs);
     }
     const after = await stack.stats.snapshot();
     carry = after;
@@ -86,11 +91,19 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
     await sleep(300);
 
     const commands: string[] = [];
-    await measure("session create, agent online (incl. delivery)", reps, async () => {
+    const createSession = async () => {
       const res = await stack.api("POST", "/api/v1/sessions", { token: userToken, body: { user, template: BENCH_TEMPLATE } });
       if (res.status !== 202) throw new Error(`create answered ${res.status}`);
-      commands.push(await frames.wait(`session:${String(res.body.name)}`, 10_000));
-    });
+      return frames.wait(`session:${String(res.body.name)}`, 10_000);
+    };
+    await measure(
+      "session create, agent online (incl. delivery)",
+      reps,
+      async () => {
+        commands.push(await createSession());
+      },
+      UNANSWERED_SETTLE_MS,
+    );
     const adminCommand = async (agentId: string) => {
       const res = await stack.api("POST", `/api/v1/admin/agents/${agentId}/command`, {
         token: adminToken,
@@ -102,11 +115,19 @@ export async function runRoundTrips(ctx: BenchContext, opts: { reps: number }): 
     await measure("admin command, agent offline (API only)", reps, async () => {
       await adminCommand(offline!.agentId);
     });
-    await measure("admin command, agent online (API + delivery)", reps, async () => {
-      commands.push(await frames.wait(await adminCommand(online!.agentId), 10_000));
-    });
+    await measure(
+      "admin command, agent online (API + delivery)",
+      reps,
+      async () => {
+        commands.push(await frames.wait(await adminCommand(online!.agentId), 10_000));
+      },
+      UNANSWERED_SETTLE_MS,
+    );
     const answer = (type: "ack" | "complete", commandId: string) =>
       main.send(online!.agentId, { type, timestamp: new Date().toISOString(), payload: { commandId, ...(type === "complete" ? { result: {} } : {}) } });
+    await measure("session create, acked at once (incl. delivery and ack)", reps, async () => {
+      answer("ack", await createSession());
+    });
     await measure("ack", reps, async (i) => {
       answer("ack", commands[i]!);
     });
@@ -141,7 +162,8 @@ export function describeRoundTrips(r: RoundTripsResult): string {
   const get = (name: string) => r.operations.find((o) => o.operation.startsWith(name))?.xactsPerOp ?? Number.NaN;
   return (
     `create ${r.sessionCreateApiXacts} + delivery ${r.deliveryXacts} (session create as measured: ${get("session create")}), ` +
-    `ack ${get("ack")}, complete ${get("complete")}, heartbeat ${get("heartbeat, routine")} (first: ${get("heartbeat, first")}), ` +
+    `ack ${get("ack")}, complete ${get("complete")}, a create acked at once ${get("session create, acked")} with its ack, ` +
+    `heartbeat ${get("heartbeat, routine")} (first: ${get("heartbeat, first")}), ` +
     `connect ${get("agent connect")} Postgres transactions each`
   );
 }
