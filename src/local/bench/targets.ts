@@ -123,7 +123,7 @@ export function informational(results: BenchResults): Array<{ label: string; val
     if (largest && cpu) {
       const bareCpu = cpu.perBareDispatchMs;
       out.push({
-        label: `workerd CPU per dispatch [${d.pooler}] at ${largest.agents} agents (create incl. its sent mark; bare dispatch sampled alongside)`,
+        label: `workerd CPU per dispatch [${d.pooler}] at ${largest.agents} agents (create incl. its share of the batched sent records; bare dispatch sampled alongside)`,
         value: bareCpu ? `${cpu.perCreateMs} vs ${bareCpu} ms = ${round(cpu.perCreateMs / bareCpu, 2)}×` : `${cpu.perCreateMs} ms`,
       });
     }

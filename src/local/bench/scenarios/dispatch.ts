@@ -26,9 +26,10 @@ export type DispatchLevel = {
   /** The floor's two parts and the bare dispatch, each sampled right after every timed create (see FloorProbe). */
   pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary; bareDispatch: LatencySummary };
   /**
-   * workerd CPU time per timed create (its sent mark included) and per bare dispatch, in ms:
-   * the dispatch path is CPU-bound in workerd, so this ratio explains the latency ratio with far
-   * less noise. Heartbeats landing inside a create's window count towards it.
+   * workerd CPU time per timed create and per bare dispatch, in ms: the dispatch path is
+   * CPU-bound in workerd, so this ratio explains the latency ratio with far less noise.
+   * Heartbeats and the DO's batched `sent` records (these agents never ack) landing inside a
+   * create's window count towards it.
    */
   cpu?: { perCreateMs: number; perBareDispatchMs?: number };
 };
