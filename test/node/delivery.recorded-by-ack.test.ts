@@ -61,6 +61,9 @@ describe("a pushed command's sent record", () => {
 
   it("lets an immediate ack record the delivery (pending → ack), and records an unanswered one within 2 s (pending → sent)", async () => {
     const agent = await connected("rec-k8s");
+    // Another agent's queue is not this agent's: its pending command must not stop the push.
+    await stack.makeAgent("rec-offline");
+    await stack.sql.query(`insert into agent_commands (command_id, agent_id, action, payload) values ('rec-elsewhere', 'rec-offline', 'stop_session', '{}')`);
     // Acked the moment it arrives, as k8s-agent acks a command when it starts it (its frame can
     // arrive before the API's answer, so it is told apart by its session).
     agent.ws.on("message", (data) => {

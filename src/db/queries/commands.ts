@@ -40,10 +40,12 @@ export const OLDER_PENDING_LIMIT = 100;
  * For a command just inserted: the ids of the same agent's older commands still pending. The DO
  * may push this one straight away, without breaking the agent's FIFO, only if it has pushed all
  * of those already. (The subquery sees the table as it was before this statement, so the new
- * row is not counted.)
+ * row is not counted.) The inserted row's agent is named with its table: drizzle writes a column
+ * in RETURNING unqualified, and a bare "agent_id" here would be `older`'s own, matching every
+ * agent's pending commands.
  */
 export const olderPendingIdsColumn = sql<string[]>`array(select older.command_id from ${agentCommands} older
-  where older.agent_id = ${agentCommands.agentId} and older.status = 'pending' limit ${sql.raw(String(OLDER_PENDING_LIMIT))})`;
+  where older.agent_id = ${agentCommands}.agent_id and older.status = 'pending' limit ${sql.raw(String(OLDER_PENDING_LIMIT))})`;
 
 export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow & { olderPendingIds: string[] }> {
   const [row] = await db
