@@ -128,7 +128,10 @@ export class AgentObject extends DurableObject<Env> {
     if (!current) return { ok: false, reason: "agent_offline" };
     const agentId = current.attachment.agentId;
     if (push && this.#delivery.wasSent(push.commandId)) return { ok: true, sent: 0 };
-    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork) && this.#delivery.canPushBehind(push.behind)) {
+    // `behind` is absent in a push from a Worker deployed before it existed, which pushed only
+    // commands with nothing older pending: during a deploy, old Workers still call new objects.
+    const behind = push?.behind ?? [];
+    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork) && this.#delivery.canPushBehind(behind)) {
       return { ok: true, sent: await this.#delivery.push(agentId, current.ws, push) };
     }
     return { ok: true, sent: await this.#delivery.drain(agentId) };
