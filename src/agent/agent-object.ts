@@ -314,13 +314,14 @@ export class AgentObject extends DurableObject<Env> {
 
   /**
    * An ack records its command's delivery too. Any other answer to a command first has it recorded
-   * `sent` if it was not: a docker agent's reply finds its command only among sent ones, and a
-   * command finished without an ack keeps its `sent_at`.
+   * `sent` if it was not, so a command finished without an ack keeps its `sent_at`. A docker
+   * agent's reply names its session, not the command, and is matched only among sent commands:
+   * everything pushed is recorded first.
    */
   async #apply(agentId: string, frame: WorkFrame): Promise<void> {
-    if (frame.type === "complete" || frame.type === "failed") await this.#delivery.recordBeforeAnswer(agentId, frame.payload.commandId);
-    if (frame.type === "command_error") await this.#delivery.recordBeforeAnswer(agentId, frame.commandId);
-    if (frame.type === "command_response") await this.#delivery.recordBeforeAnswer(agentId, null);
+    if (frame.type === "complete" || frame.type === "failed") await this.#delivery.recordOne(agentId, frame.payload.commandId);
+    if (frame.type === "command_error") await this.#delivery.recordOne(agentId, frame.commandId);
+    if (frame.type === "command_response") await this.#delivery.recordPushed(agentId);
     await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     if (frame.type === "ack") this.#delivery.answered(frame.payload.commandId);
   }

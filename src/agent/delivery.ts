@@ -130,14 +130,9 @@ export class CommandDelivery {
     await this.#record(agentId, [...this.#unrecorded]);
   }
 
-  /**
-   * Before an answer other than an ack is applied, the command it answers is recorded `sent` if it
-   * was not yet (an agent that finishes without acking). A docker agent's reply names its session,
-   * not the command (`commandId` null): everything pushed is recorded then.
-   */
-  async recordBeforeAnswer(agentId: string, commandId: string | null): Promise<void> {
-    if (commandId === null) await this.recordPushed(agentId);
-    else if (this.#unrecorded.has(commandId)) await this.#record(agentId, [commandId]);
+  /** Records `commandId` as `sent` now if it is waiting for its record (see AgentObject #apply). */
+  async recordOne(agentId: string, commandId: string): Promise<void> {
+    if (this.#unrecorded.has(commandId)) await this.#record(agentId, [commandId]);
   }
 
   /** The agent's answer naming `commandId` is stored: that recorded its delivery too. */
