@@ -56,6 +56,8 @@ export class CommandDelivery {
    */
   readonly #unrecorded = new Set<string>();
   #recordTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The records written so far, one after another; settles when the last one has. */
+  #records: Promise<void> = Promise.resolve();
 
   constructor(private readonly host: DeliveryHost) {}
 
@@ -165,6 +167,10 @@ export class CommandDelivery {
     const db = this.host.db();
     let sent = 0;
     try {
+      // A record of the previous socket's pushes may still be running. The connect work re-queues
+      // what that socket left unacknowledged; if the record committed after it, those commands
+      // would stay `sent` to a socket that is gone, and newer ones would overtake them.
+      await this.#records;
       await this.host.beforeClaim(db, agentId);
       for (;;) {
         if (!this.host.socket()) return sent;
@@ -197,8 +203,13 @@ export class CommandDelivery {
   }
 
   /** Never throws (see recordPushed). */
-  async #record(agentId: string, ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+  #record(agentId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return this.#records;
+    this.#records = this.#records.then(() => this.#write(agentId, ids));
+    return this.#records;
+  }
+
+  async #write(agentId: string, ids: string[]): Promise<void> {
     try {
       await commandMarkSent(this.host.db(), ids, this.host.policy());
       for (const id of ids) this.#recorded(id);
