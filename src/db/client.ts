@@ -9,8 +9,15 @@ import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Config } from "../env";
 import { CoalescingWebSocket } from "./coalescing-websocket";
+import { sqlOverHttp } from "./sql-over-http";
+import type { SqlOverHttp } from "./sql-over-http";
 
-export type Db = NeonDatabase;
+/**
+ * drizzle over a Pool. Where the pool sends single statements over HTTP (a Worker request, the
+ * sweep), also `overHttp`, the same request without the driver's and drizzle's per-call work,
+ * for the statement on the dispatch latency path (see sql-over-http.ts).
+ */
+export type Db = NeonDatabase & { readonly overHttp?: SqlOverHttp };
 export type DbHandle = { db: Db; end(): Promise<void> };
 
 export type DbOptions = {
@@ -42,10 +49,11 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOpt
   // other than "error" is the driver's documented way to keep Pool.query() off HTTP.
   if (idleTimeoutMs) pool.on("connect", () => {});
   let ended = false;
+  // No `schema`: nothing uses db.query.*, and drizzle rebuilds its relational config from the
+  // schema on every instance (~0.2 ms CPU per request in the bench storm profile).
+  const db = drizzle({ client: pool });
   return {
-    // No `schema`: nothing uses db.query.*, and drizzle rebuilds its relational config from the
-    // schema on every instance (~0.2 ms CPU per request in the bench storm profile).
-    db: drizzle({ client: pool }),
+    db: idleTimeoutMs ? db : Object.assign(db, { overHttp: sqlOverHttp(url) }),
     end: async () => {
       if (ended) return;
       ended = true;

@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Queryable } from "../client";
+import { runOverHttp } from "../sql-over-http";
 import { SELECTION_WINDOW_SECONDS } from "./agents";
 
 /** Streaming settings for images whose name contains `imageContains` (spec §2.3). */
@@ -36,10 +37,11 @@ export type SessionCreated = {
   created: { createdAt: Date; streaming: Streaming; payload: unknown; olderPendingIds: string[] } | null;
 };
 
+/** The function's row, as `row_to_json` writes it. */
 type CreatedRow = {
   template_found: boolean;
   agent_id: string | null;
-  created_at: string | Date | null;
+  created_at: string | null;
   streaming_protocol: string | null;
   streaming_port: number | null;
   streaming_path: string | null;
@@ -83,10 +85,16 @@ export async function sessionCreateWithCommand(
   };
   const command = { command_id: c.commandId, expires_at: c.expiresAt, max_attempts: c.maxAttempts, payload: c.payload };
   const streaming = { rules: args.streamingRules, fallback: args.streamingFallback };
-  const result = await db.execute<CreatedRow>(sql`select * from create_session_with_command(
+  // One text value (the row as JSON) reads the same from both paths below.
+  const statement = sql`select row_to_json(created)::text as created from create_session_with_command(
     ${JSON.stringify(session)}::jsonb, ${JSON.stringify(command)}::jsonb, ${JSON.stringify(args.minimalManifest)}::jsonb,
-    ${JSON.stringify(streaming)}::jsonb, ${SELECTION_WINDOW_SECONDS}::integer)`);
-  const row = result.rows[0]!;
+    ${JSON.stringify(streaming)}::jsonb, ${SELECTION_WINDOW_SECONDS}::integer) created`;
+  // A transaction (Idempotency-Key) has no HTTP path: its statements share one connection.
+  const json =
+    "overHttp" in db && db.overHttp
+      ? (await runOverHttp(db.overHttp, statement))[0]![0]!
+      : (await db.execute<{ created: string }>(statement)).rows[0]!.created;
+  const row = JSON.parse(json) as CreatedRow;
   if (row.created_at === null) return { templateFound: row.template_found, agentId: row.agent_id, created: null };
   return {
     templateFound: true,

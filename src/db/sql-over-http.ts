@@ -1,0 +1,63 @@
+/**
+ * One statement as one request to Neon's SQL-over-HTTP endpoint, the request the driver's
+ * `Pool.query()` makes with `poolQueryViaFetch`, without the driver's per-call work (resolving the
+ * connection string and its parameters, building type parsers, parsing every value) or drizzle's.
+ * Used for the session create, the one statement on the dispatch latency path, where that work
+ * showed in the latency (README, Performance).
+ *
+ * The endpoint is the driver's own (`neonConfig.fetchEndpoint`, which the local proxy overrides).
+ * Values come back as Postgres text, for the caller to read. Errors are the driver's `NeonDbError`
+ * with the messages and fields it gives them, so errors.ts classifies both paths alike.
+ */
+import { NeonDbError, neonConfig } from "@neondatabase/serverless";
+import type { SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+
+export type SqlParam = string | number | boolean | null;
+/** Rows as arrays of the text Postgres sent (null for SQL NULL). */
+export type TextRows = (string | null)[][];
+export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
+
+/** The fields of a Postgres error the endpoint answers with (status 400), as the driver copies them. */
+const ERROR_FIELDS = [
+  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
+  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+] as const;
+
+/** For `connectionString`; call after the driver is configured (createDb does both). */
+export function sqlOverHttp(connectionString: string): SqlOverHttp {
+  const { hostname, port } = new URL(connectionString);
+  const configured = neonConfig.fetchEndpoint;
+  const endpoint = typeof configured === "function" ? configured(hostname, port, { jwtAuth: false }) : configured;
+  const headers = {
+    "Neon-Connection-String": connectionString,
+    "Neon-Raw-Text-Output": "true",
+    "Neon-Array-Mode": "true",
+    "Content-Type": "application/json",
+  };
+  return async (text, params) => {
+    let res: Response;
+    try {
+      const body = JSON.stringify({ query: text, params: params.map((p) => (p === null ? null : String(p))) });
+      res = await fetch(endpoint, { method: "POST", headers, body });
+    } catch (err) {
+      throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
+    }
+    if (res.ok) return ((await res.json()) as { rows: TextRows }).rows;
+    if (res.status === 400) {
+      const answer = (await res.json()) as Record<string, unknown>;
+      const err = new NeonDbError(String(answer["message"]));
+      for (const field of ERROR_FIELDS) Object.assign(err, { [field]: answer[field] ?? undefined });
+      throw err;
+    }
+    throw new NeonDbError(`Server error (HTTP status ${res.status}): ${await res.text()}`);
+  };
+}
+
+const dialect = new PgDialect();
+
+/** Runs a statement written with drizzle's `sql` (so it can also run on a transaction). */
+export function runOverHttp(http: SqlOverHttp, statement: SQL): Promise<TextRows> {
+  const { sql: text, params } = dialect.sqlToQuery(statement);
+  return http(text, params as SqlParam[]);
+}
