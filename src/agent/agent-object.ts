@@ -58,6 +58,8 @@ export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "a
 const OUTBOX_BATCH = 100;
 /** How long the object's Postgres connection may sit idle before it is closed. */
 const DB_IDLE_MS = 1_000;
+/** How long a new socket's connect work waits for the previous socket's `sent` records. */
+const RECORDS_WAIT_MS = 5_000;
 
 export class AgentObject extends DurableObject<Env> {
   /** Frames kept while Postgres was unreachable (see outbox.ts). */
@@ -354,10 +356,12 @@ export class AgentObject extends DurableObject<Env> {
   /**
    * A new socket's first drain first marks the agent online and re-queues what earlier sockets
    * left unacknowledged (they may have lost it), in one statement; done as part of the drain so
-   * it never races a batch being sent.
+   * it never races a batch being sent, and after the earlier sockets' `sent` records in flight
+   * (see CommandDelivery.recordsWritten).
    */
   async #connectWork(db: Db, agentId: string): Promise<void> {
     if (!this.ctx.storage.kv.get(KEY.connectWork)) return;
+    await this.#delivery.recordsWritten(RECORDS_WAIT_MS);
     await this.#writeStatus(async () => {
       await commandRequeueUnacked(db, agentId, { markOnline: this.#current() !== null });
     });

@@ -56,8 +56,8 @@ export class CommandDelivery {
    */
   readonly #unrecorded = new Set<string>();
   #recordTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The records written so far, one after another; settles when the last one has. */
-  #records: Promise<void> = Promise.resolve();
+  /** Records being written now. */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(private readonly host: DeliveryHost) {}
 
@@ -167,10 +167,6 @@ export class CommandDelivery {
     const db = this.host.db();
     let sent = 0;
     try {
-      // A record of the previous socket's pushes may still be running. The connect work re-queues
-      // what that socket left unacknowledged; if the record committed after it, those commands
-      // would stay `sent` to a socket that is gone, and newer ones would overtake them.
-      await this.#records;
       await this.host.beforeClaim(db, agentId);
       for (;;) {
         if (!this.host.socket()) return sent;
@@ -204,9 +200,26 @@ export class CommandDelivery {
 
   /** Never throws (see recordPushed). */
   #record(agentId: string, ids: string[]): Promise<void> {
-    if (ids.length === 0) return this.#records;
-    this.#records = this.#records.then(() => this.#write(agentId, ids));
-    return this.#records;
+    if (ids.length === 0) return Promise.resolve();
+    const write: Promise<void> = this.#write(agentId, ids).finally(() => this.#writing.delete(write));
+    this.#writing.add(write);
+    return write;
+  }
+
+  /**
+   * Settles once the records being written now have, or after `timeoutMs`. A new socket's connect
+   * work waits for them (see AgentObject): it re-queues what the previous socket left
+   * unacknowledged, and a record committing after it would leave those commands `sent` to a
+   * socket that is gone, to be overtaken by newer ones. Bounded, so a write that never answers
+   * cannot hold the new socket's queue; such a command waits for its lease, as before.
+   */
+  async recordsWritten(timeoutMs: number): Promise<void> {
+    if (this.#writing.size === 0) return;
+    let timedOut!: () => void;
+    const timeout = new Promise<void>((resolve) => (timedOut = resolve));
+    const timer = setTimeout(timedOut, timeoutMs);
+    await Promise.race([Promise.all(this.#writing), timeout]);
+    clearTimeout(timer);
   }
 
   async #write(agentId: string, ids: string[]): Promise<void> {
