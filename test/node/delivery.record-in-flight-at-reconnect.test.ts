@@ -10,9 +10,9 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realPostgresAvailable } from "../../src/local/local-postgres";
-import { frames, openRawAgent } from "./helpers/raw-agent";
+import { commandIds, frames, openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
-import { eventually, startStack } from "./helpers/stack";
+import { adminStopSession, eventually, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 
 /** How long the connect work is given to show itself while the record is held. */
@@ -38,16 +38,7 @@ describe.skipIf(!realPostgres)("a record in flight when the agent reconnects", (
     await stack?.stop();
   });
 
-  async function adminCommand(agentId: string, sessionId: string): Promise<string> {
-    const res = await stack.api("POST", `/api/v1/admin/agents/${agentId}/command`, {
-      token: adminToken,
-      body: { action: "stop_session", sessionId },
-    });
-    expect(res.status).toBe(201);
-    return String(res.body.commandId);
-  }
-
-  const commandIds = (agent: RawAgent) => agent.received.filter((m) => m.type === "command").map((m) => String(m.payload.commandId));
+  const adminCommand = (agentId: string, sessionId: string) => adminStopSession(stack, adminToken, agentId, sessionId);
 
   async function open(agentId: string, key: string): Promise<RawAgent> {
     const agent = await openRawAgent(stack.wsUrl, agentId, key);

@@ -8,9 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installCommandAudit, transitions } from "./helpers/command-audit";
-import { frames, openRawAgent } from "./helpers/raw-agent";
+import { commandIds, frames, openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
-import { eventually, startStack } from "./helpers/stack";
+import { adminStopSession, eventually, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 
 describe("a pushed command's sent record", () => {
@@ -33,17 +33,7 @@ describe("a pushed command's sent record", () => {
     return rows[0];
   }
 
-  async function adminCommand(agentId: string, sessionId: string): Promise<string> {
-    const res = await stack.api("POST", `/api/v1/admin/agents/${agentId}/command`, {
-      token: adminToken,
-      body: { action: "stop_session", sessionId },
-    });
-    expect(res.status).toBe(201);
-    return String(res.body.commandId);
-  }
-
-  /** The command frames `agent` has received, by command id, in arrival order. */
-  const commandIds = (agent: RawAgent) => agent.received.filter((m) => m.type === "command").map((m) => String(m.payload.commandId));
+  const adminCommand = (agentId: string, sessionId: string) => adminStopSession(stack, adminToken, agentId, sessionId);
 
   async function frameFor(agent: RawAgent, commandId: string) {
     await eventually(`the frame of ${commandId}`, async () => (commandIds(agent).includes(commandId) ? true : undefined));

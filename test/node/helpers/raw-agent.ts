@@ -40,6 +40,10 @@ export async function openRawAgent(wsUrl: string, agentId: string, apiKey: strin
   return agent;
 }
 
+/** The command frames `agent` has received, by command id, in arrival order. */
+export const commandIds = (agent: RawAgent): string[] =>
+  agent.received.filter((m) => m.type === "command").map((m) => String(m.payload.commandId));
+
 /** k8s-agent frames, as a raw agent sends them. */
 export const frames = {
   ack: (commandId: string) => ({ type: "ack", timestamp: new Date().toISOString(), payload: { commandId } }),

@@ -128,6 +128,16 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   return stack;
 }
 
+/** An admin `stop_session` for `sessionId` on `agentId`, through the API; its command id. */
+export async function adminStopSession(stack: Stack, adminToken: string, agentId: string, sessionId: string): Promise<string> {
+  const res = await stack.api("POST", `/api/v1/admin/agents/${agentId}/command`, {
+    token: adminToken,
+    body: { action: "stop_session", sessionId },
+  });
+  if (res.status !== 201) throw new Error(`admin command answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return String(res.body.commandId);
+}
+
 /** Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
