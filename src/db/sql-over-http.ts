@@ -29,11 +29,11 @@ export function sqlOverHttp(connectionString: string): SqlOverHttp {
   const { hostname, port } = new URL(connectionString);
   const configured = neonConfig.fetchEndpoint;
   const endpoint = typeof configured === "function" ? configured(hostname, port, { jwtAuth: false }) : configured;
+  // Exactly the driver's headers (it sets no Content-Type either).
   const headers = {
     "Neon-Connection-String": connectionString,
     "Neon-Raw-Text-Output": "true",
     "Neon-Array-Mode": "true",
-    "Content-Type": "application/json",
   };
   return async (text, params) => {
     let res: Response;
