@@ -12,23 +12,19 @@
 import { NeonDbError, neonConfig } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
+import { HTTP_ERROR_FIELDS } from "./http-error-fields";
 
 export type SqlParam = string | number | boolean | null;
 /** Rows as arrays of the text Postgres sent (null for SQL NULL). */
 export type TextRows = (string | null)[][];
 export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
 
-/** The fields of a Postgres error the endpoint answers with (status 400), as the driver copies them. */
-const ERROR_FIELDS = [
-  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
-  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
-] as const;
-
-/** For `connectionString`; call after the driver is configured (createDb does both). */
+/**
+ * For `connectionString`. Every Worker request gets one (createDb), and most never use it: the
+ * endpoint is resolved on the first call, from the driver's configuration as createDb set it.
+ */
 export function sqlOverHttp(connectionString: string): SqlOverHttp {
-  const { hostname, port } = new URL(connectionString);
-  const configured = neonConfig.fetchEndpoint;
-  const endpoint = typeof configured === "function" ? configured(hostname, port, { jwtAuth: false }) : configured;
+  let endpoint: string | undefined;
   // Exactly the driver's headers (it sets no Content-Type either).
   const headers = {
     "Neon-Connection-String": connectionString,
@@ -36,6 +32,7 @@ export function sqlOverHttp(connectionString: string): SqlOverHttp {
     "Neon-Array-Mode": "true",
   };
   return async (text, params) => {
+    endpoint ??= fetchEndpoint(connectionString);
     let res: Response;
     try {
       const body = JSON.stringify({ query: text, params: params.map((p) => (p === null ? null : String(p))) });
@@ -47,11 +44,18 @@ export function sqlOverHttp(connectionString: string): SqlOverHttp {
     if (res.status === 400) {
       const answer = (await res.json()) as Record<string, unknown>;
       const err = new NeonDbError(String(answer["message"]));
-      for (const field of ERROR_FIELDS) Object.assign(err, { [field]: answer[field] ?? undefined });
+      for (const field of HTTP_ERROR_FIELDS) Object.assign(err, { [field]: answer[field] ?? undefined });
       throw err;
     }
     throw new NeonDbError(`Server error (HTTP status ${res.status}): ${await res.text()}`);
   };
+}
+
+/** The endpoint the driver would send this connection string's queries to. */
+function fetchEndpoint(connectionString: string): string {
+  const { hostname, port } = new URL(connectionString);
+  const configured = neonConfig.fetchEndpoint;
+  return typeof configured === "function" ? configured(hostname, port, { jwtAuth: false }) : configured;
 }
 
 const dialect = new PgDialect();

@@ -7,14 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
+import { HTTP_ERROR_FIELDS } from "../db/http-error-fields";
 
 /** Every value as the text Postgres sent: the driver applies its own type parsers. */
 const rawText = { getTypeParser: () => (value: string) => value };
-
-const ERROR_FIELDS = [
-  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
-  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
-] as const;
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const POOL_SIZE = 10;
@@ -93,7 +89,7 @@ export function sqlOverHttp(): SqlOverHttp {
           });
         } catch (err) {
           if (err instanceof pg.DatabaseError) {
-            const fields = Object.fromEntries(ERROR_FIELDS.map((k) => [k, err[k]]).filter(([, v]) => v !== undefined));
+            const fields = Object.fromEntries(HTTP_ERROR_FIELDS.map((k) => [k, err[k]]).filter(([, v]) => v !== undefined));
             return answer(res, 400, { message: err.message, ...fields });
           }
           // Postgres (or PgBouncer) not reachable: Neon answers such moments with a 5xx too.
