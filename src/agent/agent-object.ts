@@ -56,8 +56,14 @@ export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "a
 
 /** Frames applied per outbox flush; the rest wait for the next one. */
 const OUTBOX_BATCH = 100;
-/** How long the object's Postgres connection may sit idle before it is closed. */
-const DB_IDLE_MS = 1_000;
+/**
+ * How long the object's Postgres connection may sit idle before it is closed. Opening one costs
+ * a WebSocket and a Postgres start-up through the pooler, so it should outlive the gaps within
+ * a burst of work (an ack and its complete, the next command); an open connection keeps the
+ * object from hibernating, so not much longer than the ~10 s the runtime keeps an idle object
+ * anyway. At 1 s, nearly every command in the throughput bench opened a new connection.
+ */
+const DB_IDLE_MS = 10_000;
 /** How long a new socket's connect work waits for the previous socket's `sent` records. */
 const RECORDS_WAIT_MS = 5_000;
 
@@ -401,8 +407,8 @@ export class AgentObject extends DurableObject<Env> {
   /**
    * One pool for the object's lifetime: workerd lets an object's later events use connections its
    * earlier events opened (a plain Worker request may not), so the ack and complete of a command
-   * reuse the connection its delivery opened. Idle connections close after a second, so they
-   * never keep the object from hibernating; a broken one is dropped by the pool.
+   * reuse the connection its delivery opened. Idle connections close after DB_IDLE_MS, so they
+   * keep the object from hibernating only that long; a broken one is dropped by the pool.
    */
   #db(): Db {
     if (!this.#database) {
