@@ -17,7 +17,7 @@ import type { SqlOverHttp } from "./sql-over-http";
  * sweep), also `overHttp`, the same request without the driver's and drizzle's per-call work,
  * for the statement on the dispatch latency path (see sql-over-http.ts).
  */
-export type Db = NeonDatabase & { readonly overHttp?: SqlOverHttp };
+export type Db = NeonDatabase & { readonly $client: Pool; readonly overHttp?: SqlOverHttp };
 export type DbHandle = { db: Db; end(): Promise<void> };
 
 export type DbOptions = {

@@ -4,7 +4,8 @@
  * the session: the one write every command ends with.
  */
 import { sql } from "drizzle-orm";
-import type { Queryable } from "../client";
+import type { Db } from "../client";
+import { compiled } from "../compiled";
 import type { LeaseSettings } from "./commands";
 
 /** Per action: the session states a finished command moves from, and the state it moves to. */
@@ -23,7 +24,7 @@ export type AgentOutcome =
  * False when the command was not open or not the agent's (a repeat, a late or a forged frame).
  */
 export async function commandFinishByAgent(
-  db: Queryable,
+  db: Db,
   agentId: string,
   commandId: string,
   outcome: AgentOutcome,
@@ -31,11 +32,33 @@ export async function commandFinishByAgent(
   lease: LeaseSettings,
 ): Promise<boolean> {
   const completed = outcome.status === "completed";
-  const result = await db.execute<{ finished: boolean }>(sql`select finish_agent_command(
-    ${agentId}, ${commandId}, ${outcome.status},
-    ${completed && outcome.result !== null ? JSON.stringify(outcome.result) : null}::jsonb,
-    ${completed ? null : outcome.error}::text,
-    ${JSON.stringify(session.moves)}::jsonb, ${session.reportedState}::text,
-    ${lease.ackLeaseSeconds}::float8, ${lease.runLeaseSeconds}::float8) as finished`);
-  return result.rows[0]?.finished === true;
+  const [row] = await finish(db, {
+    agentId,
+    commandId,
+    status: outcome.status,
+    result: completed && outcome.result !== null ? JSON.stringify(outcome.result) : null,
+    error: completed ? null : outcome.error,
+    moves: JSON.stringify(session.moves),
+    reportedState: session.reportedState,
+    ...lease,
+  });
+  return row?.["finished"] === true;
 }
+
+type FinishValues = {
+  agentId: string;
+  commandId: string;
+  status: AgentOutcome["status"];
+  /** JSON text. */
+  result: string | null;
+  error: string | null;
+  /** JSON text of SessionMoves. */
+  moves: string;
+  reportedState: string | null;
+} & LeaseSettings;
+
+const finish = compiled<FinishValues>(
+  (_db, p) => sql`select finish_agent_command(
+    ${p.agentId}, ${p.commandId}, ${p.status}, ${p.result}::jsonb, ${p.error}::text,
+    ${p.moves}::jsonb, ${p.reportedState}::text, ${p.ackLeaseSeconds}::float8, ${p.runLeaseSeconds}::float8) as finished`,
+);

@@ -4,8 +4,9 @@
  * anything unfinished → cancelled (checklist item 35; README "Delivery").
  */
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
-import type { SQL, SQLWrapper } from "drizzle-orm";
-import type { Queryable } from "../client";
+import type { Placeholder, SQL, SQLWrapper } from "drizzle-orm";
+import type { Db, Queryable } from "../client";
+import { compiled } from "../compiled";
 import { agentCommands, agents } from "../schema";
 import type { CommandRow } from "../schema";
 import { isForeignKeyViolation } from "../../errors";
@@ -102,10 +103,13 @@ export async function commandList(
  * their whole run must fit in the lease. (finish_agent_command, migrations/0005, applies the
  * same rule to the next command it relets.)
  */
-function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: number, runLeaseSeconds: number): SQL {
+function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: LeaseValue, runLeaseSeconds: LeaseValue): SQL {
   return sql`(case when (select platform from ${agents} where ${agents.agentId} = ${agentId}) = 'docker'
     then ${runLeaseSeconds}::float8 else ${ackLeaseSeconds}::float8 end)`;
 }
+
+/** A lease length, or the placeholder of a compiled statement that stands for one. */
+type LeaseValue = number | Placeholder;
 
 /** A pending command the agent may be sent now: its backoff is over and its deadline is not. */
 const claimable = and(
@@ -114,37 +118,57 @@ const claimable = and(
   or(isNull(agentCommands.expiresAt), sql`${agentCommands.expiresAt} > now()`),
 );
 
+/** What a delivery needs of a claimed command. */
+export type ClaimedCommand = Pick<CommandRow, "commandId" | "action" | "payload">;
+
+type ClaimValues = { agentId: string; limit: number; ackLeaseSeconds: number; runLeaseSeconds: number };
+
+const claimPending = compiled<ClaimValues>((db, p) => {
+  const oldestPending = db
+    .select({ id: agentCommands.id })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.agentId, p.agentId), claimable))
+    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .limit(p.limit)
+    .for("update", { skipLocked: true });
+  const claimed = db.$with("claimed").as(
+    db
+      .update(agentCommands)
+      .set(markedSent(p.agentId, p))
+      .where(inArray(agentCommands.id, oldestPending))
+      .returning({
+        commandId: agentCommands.commandId,
+        action: agentCommands.action,
+        payload: agentCommands.payload,
+        createdAt: agentCommands.createdAt,
+        seq: agentCommands.seq,
+      }),
+  );
+  // RETURNING does not keep the subquery's order; the outer SELECT restores it.
+  return db
+    .with(claimed)
+    .select({ commandId: claimed.commandId, action: claimed.action, payload: claimed.payload })
+    .from(claimed)
+    .orderBy(asc(claimed.createdAt), asc(claimed.seq));
+});
+
 /**
  * Claims up to `limit` of the agent's claimable commands by marking them `sent` with an ack
  * lease, oldest first, and returns them in delivery order. SKIP LOCKED makes concurrent
  * claimers take disjoint rows, so no row is handed out twice.
  */
 export async function commandClaimPending(
-  db: Queryable,
+  db: Db,
   agentId: string,
   limit: number,
   lease: LeaseSettings,
-): Promise<CommandRow[]> {
-  const oldestPending = db
-    .select({ id: agentCommands.id })
-    .from(agentCommands)
-    .where(and(eq(agentCommands.agentId, agentId), claimable))
-    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
-    .limit(limit)
-    .for("update", { skipLocked: true });
-  const claimed = db.$with("claimed").as(
-    db
-      .update(agentCommands)
-      .set(markedSent(agentId, lease))
-      .where(inArray(agentCommands.id, oldestPending))
-      .returning(),
-  );
-  // RETURNING does not keep the subquery's order; the outer SELECT restores it.
-  return db.with(claimed).select().from(claimed).orderBy(asc(claimed.createdAt), asc(claimed.seq));
+): Promise<ClaimedCommand[]> {
+  const rows = await claimPending(db, { agentId, limit, ...lease });
+  return rows.map((r) => ({ commandId: String(r["command_id"]), action: String(r["action"]), payload: r["payload"] }));
 }
 
 /** The columns of a delivery: `sent` now, one more attempt, and the lease its agent's platform gets. */
-function markedSent(agentId: SQLWrapper | string, lease: LeaseSettings) {
+function markedSent(agentId: SQLWrapper | string, lease: { ackLeaseSeconds: LeaseValue; runLeaseSeconds: LeaseValue }) {
   return {
     status: "sent",
     sentAt: sql`now()`,
@@ -155,21 +179,22 @@ function markedSent(agentId: SQLWrapper | string, lease: LeaseSettings) {
   } as const;
 }
 
-/** Records commands pushed without a claim as `sent`, those that nothing moved on already. */
-export async function commandMarkSent(db: Queryable, commandIds: string[], lease: LeaseSettings): Promise<number> {
-  if (commandIds.length === 0) return 0;
-  const rows = await db
+const markSent = compiled<{ commandIds: string[] } & LeaseSettings>((db, p) =>
+  db
     .update(agentCommands)
-    .set(markedSent(agentCommands.agentId, lease))
-    .where(and(inArray(agentCommands.commandId, commandIds), eq(agentCommands.status, "pending")))
-    .returning({ id: agentCommands.id });
-  return rows.length;
+    .set(markedSent(agentCommands.agentId, p))
+    .where(and(sql`${agentCommands.commandId} = any(${p.commandIds})`, eq(agentCommands.status, "pending")))
+    .returning({ id: agentCommands.id }),
+);
+
+/** Records commands pushed without a claim as `sent`, those that nothing moved on already. */
+export async function commandMarkSent(db: Db, commandIds: string[], lease: LeaseSettings): Promise<number> {
+  if (commandIds.length === 0) return 0;
+  return (await markSent(db, { commandIds, ...lease })).length;
 }
 
-/** Puts claimed commands back to `pending` when the socket went away before they were sent. */
-export async function commandRelease(db: Queryable, commandIds: string[]): Promise<void> {
-  if (commandIds.length === 0) return;
-  await db
+const release = compiled<{ commandIds: string[] }>((db, p) =>
+  db
     .update(agentCommands)
     .set({
       status: "pending",
@@ -179,37 +204,46 @@ export async function commandRelease(db: Queryable, commandIds: string[]): Promi
       // It never left: this delivery does not count.
       attempts: sql`greatest(${agentCommands.attempts} - 1, 0)`,
     })
-    .where(and(inArray(agentCommands.commandId, commandIds), eq(agentCommands.status, "sent")));
+    .where(and(sql`${agentCommands.commandId} = any(${p.commandIds})`, eq(agentCommands.status, "sent"))),
+);
+
+/** Puts claimed commands back to `pending` when the socket went away before they were sent. */
+export async function commandRelease(db: Db, commandIds: string[]): Promise<void> {
+  if (commandIds.length === 0) return;
+  await release(db, { commandIds });
 }
+
+function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
+  return db
+    .update(agentCommands)
+    .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
+    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")));
+}
+
+const requeue = compiled<{ agentId: string }>((db, p) => requeueUnacked(db, p.agentId));
+
+const requeueAndMarkOnline = compiled<{ agentId: string }>((db, p) => {
+  const online = db.$with("online").as(
+    db
+      .update(agents)
+      .set({ status: "online", lastHeartbeat: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(agents.agentId, p.agentId))
+      .returning({ id: agents.id }),
+  );
+  return requeueUnacked(db.with(online), p.agentId);
+});
 
 /**
  * Back to `pending`: commands `sent` to this agent on an earlier socket and never acknowledged.
  * Called when a new socket connects, so they are delivered again on it; with `markOnline`, the
  * same statement marks the agent online as agentMarkOnline does (one round trip per connect).
  */
-export async function commandRequeueUnacked(db: Queryable, agentId: string, opts: { markOnline?: boolean } = {}): Promise<void> {
-  const online = () =>
-    db.$with("online").as(
-      db
-        .update(agents)
-        .set({ status: "online", lastHeartbeat: sql`now()`, updatedAt: sql`now()` })
-        .where(eq(agents.agentId, agentId))
-        .returning({ id: agents.id }),
-    );
-  await (opts.markOnline ? db.with(online()) : db)
-    .update(agentCommands)
-    .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")));
+export async function commandRequeueUnacked(db: Db, agentId: string, opts: { markOnline?: boolean } = {}): Promise<void> {
+  await (opts.markOnline ? requeueAndMarkOnline : requeue)(db, { agentId });
 }
 
-/** `ack` from the owning agent: the lease becomes the (longer) run lease. Never moves back. */
-export async function commandAck(
-  db: Queryable,
-  agentId: string,
-  commandId: string,
-  runLeaseSeconds: number,
-): Promise<boolean> {
-  const rows = await db
+const ack = compiled<{ agentId: string; commandId: string; runLeaseSeconds: number }>((db, p) =>
+  db
     .update(agentCommands)
     .set({
       status: "ack",
@@ -218,17 +252,21 @@ export async function commandAck(
       // A pushed command can be acknowledged before it is recorded as sent: count that delivery.
       sentAt: sql`coalesce(${agentCommands.sentAt}, now())`,
       attempts: sql`greatest(${agentCommands.attempts}, 1)`,
-      leaseExpiresAt: sql`now() + make_interval(secs => ${runLeaseSeconds})`,
+      leaseExpiresAt: sql`now() + make_interval(secs => ${p.runLeaseSeconds})`,
     })
     .where(
       and(
-        eq(agentCommands.commandId, commandId),
-        eq(agentCommands.agentId, agentId),
+        eq(agentCommands.commandId, p.commandId),
+        eq(agentCommands.agentId, p.agentId),
         inArray(agentCommands.status, ["pending", "sent"]),
       ),
     )
-    .returning({ id: agentCommands.id });
-  return rows.length > 0;
+    .returning({ id: agentCommands.id }),
+);
+
+/** `ack` from the owning agent: the lease becomes the (longer) run lease. Never moves back. */
+export async function commandAck(db: Db, agentId: string, commandId: string, runLeaseSeconds: number): Promise<boolean> {
+  return (await ack(db, { agentId, commandId, runLeaseSeconds })).length > 0;
 }
 
 /** The oldest command of `sessionId` sent to `agentId` and not finished (docker-agent replies). */
