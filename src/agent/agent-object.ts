@@ -60,7 +60,7 @@ const OUTBOX_BATCH = 100;
  * How long the object's Postgres connection may sit idle before it is closed. Short, because
  * every open connection keeps its object awake and in memory: at 10 s the throughput bench ran
  * 18 % faster (fewer connections opened), but 2,000 agents heartbeating right after a connect
- * storm lost ~40 writes at once to "Connection terminated unexpectedly" (README, Performance).
+ * storm had ~40 writes fail at once with "Connection terminated unexpectedly" (README, Performance).
  */
 const DB_IDLE_MS = 1_000;
 /** How long a new socket's connect work waits for the previous socket's `sent` records. */
