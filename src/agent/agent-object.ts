@@ -92,6 +92,8 @@ export class AgentObject extends DurableObject<Env> {
   #database: DbHandle | null = null;
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
   #frames: Promise<void> = Promise.resolve();
+  /** Outbox flushes, chained (see #flushOutbox). */
+  #flushes: Promise<unknown> = Promise.resolve();
   /** Agent status writes (online/offline) are chained so they land in event order. */
   #statusWrites: Promise<void> = Promise.resolve();
 
@@ -245,11 +247,14 @@ export class AgentObject extends DurableObject<Env> {
     else await this.ctx.storage.deleteAlarm();
   }
 
-  async #scheduleRetry(): Promise<void> {
+  /** Sets the next retry; returns its attempt number and delay, for the log. */
+  async #scheduleRetry(): Promise<{ attempt: number; retryInMs: number }> {
     const attempt = (this.ctx.storage.kv.get<number>(KEY.retryAttempt) ?? 0) + 1;
+    const retryInMs = Math.round(retryDelayMs(attempt));
     this.ctx.storage.kv.put(KEY.retryAttempt, attempt);
-    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + retryDelayMs(attempt));
+    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + retryInMs);
     await this.#armAlarm();
+    return { attempt, retryInMs };
   }
 
   /**
@@ -294,17 +299,30 @@ export class AgentObject extends DurableObject<Env> {
     }
   }
 
-  /** Applies kept frames oldest first; stops (and schedules a retry) at the first that still fails. */
-  async #flushOutbox(): Promise<boolean> {
+  /**
+   * Applies kept frames oldest first; stops (and schedules a retry) at the first that still fails.
+   * One flush at a time: the alarm's and a new frame's could otherwise overlap and apply the same
+   * frames twice, the later ones possibly before the earlier.
+   */
+  #flushOutbox(): Promise<boolean> {
+    const flush = this.#flushes.then(() => this.#flushKept());
+    this.#flushes = flush.catch(() => {});
+    return flush;
+  }
+
+  async #flushKept(): Promise<boolean> {
     const rows = this.#outbox.oldest(OUTBOX_BATCH);
     if (rows.length === 0) return true;
+    let applied = 0;
     for (const row of rows) {
       try {
         await this.#apply(row.agentId, row.frame);
+        applied++;
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
           this.#dropDb();
-          await this.#scheduleRetry();
+          const retry = await this.#scheduleRetry();
+          this.#log(row.agentId).warn("database unavailable: kept frames wait for the next retry", { err, kept: this.#outbox.size(), ...retry });
           return false;
         }
         // Not an outage but a frame the database refuses: keeping it would block the rest.
@@ -312,7 +330,10 @@ export class AgentObject extends DurableObject<Env> {
       }
       this.#outbox.remove(row.seq);
     }
+    this.#log(rows[0]!.agentId).info("kept frames applied", { applied, kept: this.#outbox.size() });
     if (this.#outbox.size() > 0) {
+      // The database is back: the next batch goes at the shortest delay, not the outage's.
+      this.ctx.storage.kv.delete(KEY.retryAttempt);
       await this.#scheduleRetry();
       return false;
     }

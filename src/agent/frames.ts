@@ -1,6 +1,7 @@
 /**
  * What each agent frame does to the database. Used only by AgentObject; covered by
- * test/integration/agent.frames.test.ts and the session lifecycle tests.
+ * test/conformance/b-framing.test.ts, test/node/agent.docker-dialect.test.ts and the session
+ * lifecycle tests.
  */
 import type { Db } from "../db/client";
 import { commandFinishByAgent } from "../db/queries/command-finish";

@@ -40,9 +40,10 @@ export class FrameOutbox {
       .map((r) => ({ seq: r.seq, agentId: r.agent_id, frame: JSON.parse(r.frame) as WorkFrame }));
   }
 
-  /** Removes a frame oldest() returned. */
+  /** Removes a frame oldest() returned; removing it again changes nothing. */
   remove(seq: number): void {
-    this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq);
-    this.#count = Math.max(0, this.size() - 1);
+    const before = this.size();
+    const { rowsWritten } = this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq);
+    this.#count = before - rowsWritten;
   }
 }
