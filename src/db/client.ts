@@ -9,7 +9,7 @@ import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Config } from "../env";
 import { CoalescingWebSocket } from "./coalescing-websocket";
-import { sqlOverHttp } from "./sql-over-http";
+import { fetchWithTimeout, sqlOverHttp } from "./sql-over-http";
 import type { SqlOverHttp } from "./sql-over-http";
 
 /**
@@ -34,6 +34,14 @@ export type DbOptions = {
   idleTimeoutMs?: number;
 };
 
+/**
+ * How long a connection may take to open (or a query wait for a free one) before it fails as
+ * unavailable. pg waits forever by default, and a connect that never settles would hold a
+ * Durable Object's outbox retries, and the alarm running them, for good. Neon wakes a suspended
+ * compute in well under this.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
 export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOptions): DbHandle {
   if (wsProxy) useLocalProxy(wsProxy, pipelineConnect, url);
@@ -41,8 +49,9 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOpt
   // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
   // take a WebSocket connection from the pool.
   neonConfig.poolQueryViaFetch = true;
+  neonConfig.fetchFunction = fetchWithTimeout;
   neonConfig.webSocketConstructor = CoalescingWebSocket as unknown as typeof WebSocket;
-  const pool = new Pool({ connectionString: url, max: 4, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
+  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
   // A long-lived holder (a Durable Object) keeps its connection warm instead: any listener

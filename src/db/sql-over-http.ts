@@ -20,6 +20,17 @@ export type TextRows = (string | null)[][];
 export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
 
 /**
+ * How long one statement over HTTP may take, its connection included, before it fails as
+ * unavailable: fetch waits forever by default, and a request held that long is no answer.
+ */
+export const HTTP_STATEMENT_TIMEOUT_MS = 15_000;
+
+/** fetch with that limit; the driver's own HTTP statements go through it too (createDb). */
+export function fetchWithTimeout(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return fetch(input, { ...init, signal: AbortSignal.timeout(HTTP_STATEMENT_TIMEOUT_MS) });
+}
+
+/**
  * For `connectionString`. Every Worker request gets one (createDb), and most never use it: the
  * endpoint is resolved on the first call, from the driver's configuration as createDb set it.
  */
@@ -36,7 +47,7 @@ export function sqlOverHttp(connectionString: string): SqlOverHttp {
     let res: Response;
     try {
       const body = JSON.stringify({ query: text, params: params.map((p) => (p === null ? null : String(p))) });
-      res = await fetch(endpoint, { method: "POST", headers, body });
+      res = await fetchWithTimeout(endpoint, { method: "POST", headers, body });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }

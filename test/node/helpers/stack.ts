@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import pg from "pg";
 import { WebSocketServer } from "ws";
 import { hashAgentKey, newAgentKey } from "../../../src/local/agent-key";
@@ -19,7 +20,7 @@ import type { LocalWorker } from "../../../src/local/worker-runtime";
 import { startWsProxy } from "../../../src/local/ws-proxy";
 import type { WsProxy } from "../../../src/local/ws-proxy";
 
-export type DbOutage = "unreachable" | "refusing";
+export type DbOutage = "unreachable" | "refusing" | "silent";
 
 export const JWT_SECRET = "node-test-jwt-secret-0123456789";
 export const BOOTSTRAP_KEY = "d".repeat(64);
@@ -42,7 +43,9 @@ export type Stack = {
    *   cannot be reached at all; the driver's WebSocket fails to open.
    * - "refusing": the port accepts WebSockets and closes each one at once, as a proxy does whose
    *   database is down; the driver sees its connection end before Postgres answered.
-   * Calling it again while down switches to the other kind of outage.
+   * - "silent": the port accepts connections and never answers, as a network path that drops
+   *   packets; only the driver's connect timeout ends the wait.
+   * Calling it again while down switches to that kind of outage.
    */
   dbDown(mode?: DbOutage): Promise<void>;
   dbUp(): Promise<void>;
@@ -64,7 +67,7 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
   let proxy: WsProxy | null = await startWsProxy();
   const proxyPort = proxy.port;
-  let refuser: Refuser | null = null;
+  let standIn: StandIn | null = null;
   const secrets = {
     DATABASE_URL: pooler?.url ?? url,
     DB_WS_PROXY: `127.0.0.1:${proxyPort}`,
@@ -102,24 +105,24 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
       const up = proxy;
       proxy = null;
       await up?.close();
-      if (mode === "unreachable" && refuser) {
-        const r = refuser;
-        refuser = null;
-        await r.close();
+      if (standIn && standIn.mode !== mode) {
+        const s = standIn;
+        standIn = null;
+        await s.close();
       }
-      if (mode === "refusing" && !refuser) refuser = await startRefuser(proxyPort);
+      if (mode !== "unreachable" && !standIn) standIn = await startStandIn(mode, proxyPort);
     },
     async dbUp() {
-      const r = refuser;
-      refuser = null;
-      if (r) await r.close();
+      const s = standIn;
+      standIn = null;
+      if (s) await s.close();
       proxy ??= await startWsProxy(proxyPort);
     },
     async stop() {
       await stack.worker.stop();
       await sql.end();
       await proxy?.close();
-      await refuser?.close();
+      await standIn?.close();
       await pooler?.close();
       await drop();
       await server.close();
@@ -149,13 +152,21 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** A server that accepts each WebSocket and ends it at once (see `dbDown`). */
-type Refuser = { close(): Promise<void> };
+/** What listens on the proxy's port during a "refusing" or "silent" outage (see `dbDown`). */
+type StandIn = { mode: DbOutage; close(): Promise<void> };
 
-async function startRefuser(port: number): Promise<Refuser> {
-  const server = http.createServer((_req, res) => res.writeHead(503).end());
+async function startStandIn(mode: "refusing" | "silent", port: number): Promise<StandIn> {
+  // Statements over HTTP are refused with the status a proxy without its database gives, or never answered.
+  const server = http.createServer((_req, res) => (mode === "refusing" ? res.writeHead(503).end() : undefined));
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const held = new Set<Duplex>();
   server.on("upgrade", (req, socket, head) => {
+    if (mode === "silent") {
+      // Never answered: the handshake waits as it would for a path that drops packets.
+      held.add(socket);
+      socket.on("close", () => held.delete(socket));
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => ws.close(1011, "database unavailable"));
   });
   await new Promise<void>((resolve, reject) => {
@@ -163,9 +174,11 @@ async function startRefuser(port: number): Promise<Refuser> {
     server.listen(port, "127.0.0.1", () => resolve());
   });
   return {
+    mode,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();
+        for (const socket of held) socket.destroy();
         // Half-open handshakes and idle keep-alive connections too, or close() waits for them.
         server.close(() => resolve());
         server.closeAllConnections();
