@@ -9,7 +9,8 @@ import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Config } from "../env";
 import { CoalescingWebSocket } from "./coalescing-websocket";
-import { fetchWithTimeout, sqlOverHttp } from "./sql-over-http";
+import { sqlOverHttp } from "./sql-over-http";
+import { CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, fetchWithTimeout } from "./timeouts";
 import type { SqlOverHttp } from "./sql-over-http";
 
 /**
@@ -32,18 +33,12 @@ export type DbOptions = {
   pipelineConnect: boolean;
   /** Close connections idle this long (pg's default is 10 s); for long-lived holders. */
   idleTimeoutMs?: number;
+  /** A statement on a connection fails after this long; STATEMENT_TIMEOUT_MS unless a test shortens it. */
+  statementTimeoutMs?: number;
 };
 
-/**
- * How long a connection may take to open (or a query wait for a free one) before it fails as
- * unavailable. pg waits forever by default, and a connect that never settles would hold a
- * Durable Object's outbox retries, and the alarm running them, for good. Neon wakes a suspended
- * compute in well under this.
- */
-const CONNECT_TIMEOUT_MS = 10_000;
-
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
-export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOptions): DbHandle {
+export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, statementTimeoutMs }: DbOptions): DbHandle {
   if (wsProxy) useLocalProxy(wsProxy, pipelineConnect, url);
   // A single statement outside a transaction goes over one HTTP request (Neon's SQL-over-HTTP
   // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
@@ -51,7 +46,14 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs }: DbOpt
   neonConfig.poolQueryViaFetch = true;
   neonConfig.fetchFunction = fetchWithTimeout;
   neonConfig.webSocketConstructor = CoalescingWebSocket as unknown as typeof WebSocket;
-  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}) });
+  const pool = new Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // A statement past this fails and its connection is closed (pool.query releases it with the error).
+    query_timeout: statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}),
+  });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
   // A long-lived holder (a Durable Object) keeps its connection warm instead: any listener

@@ -13,22 +13,12 @@ import { NeonDbError, neonConfig } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import { HTTP_ERROR_FIELDS } from "./http-error-fields";
+import { fetchWithTimeout } from "./timeouts";
 
 export type SqlParam = string | number | boolean | null;
 /** Rows as arrays of the text Postgres sent (null for SQL NULL). */
 export type TextRows = (string | null)[][];
 export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
-
-/**
- * How long one statement over HTTP may take, its connection included, before it fails as
- * unavailable: fetch waits forever by default, and a request held that long is no answer.
- */
-export const HTTP_STATEMENT_TIMEOUT_MS = 15_000;
-
-/** fetch with that limit; the driver's own HTTP statements go through it too (createDb). */
-export function fetchWithTimeout(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  return fetch(input, { ...init, signal: AbortSignal.timeout(HTTP_STATEMENT_TIMEOUT_MS) });
-}
 
 /**
  * For `connectionString`. Every Worker request gets one (createDb), and most never use it: the
