@@ -3,12 +3,17 @@ import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { createDb } from "../../src/db/client";
-import type { Db } from "../../src/db/client";
+import type { Db, DbOptions } from "../../src/db/client";
 import { generateApiKey, hashApiKey } from "../../src/lib/api-key";
+
+/** The test database's options; `extra` as a Durable Object or a test sets them. */
+export function testDbOptions(extra: Partial<DbOptions> = {}): DbOptions {
+  return { url: env.DATABASE_URL, wsProxy: env.DB_WS_PROXY, pipelineConnect: env.DB_PIPELINE_CONNECT === "true", ...extra };
+}
 
 /** Runs `fn` with a fresh Pool and closes it afterwards. */
 export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const handle = createDb({ url: env.DATABASE_URL, wsProxy: env.DB_WS_PROXY, pipelineConnect: env.DB_PIPELINE_CONNECT === "true" });
+  const handle = createDb(testDbOptions());
   try {
     return await fn(handle.db);
   } finally {

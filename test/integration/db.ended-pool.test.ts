@@ -4,20 +4,15 @@
  * then fails with the driver's "Cannot use a pool after calling end": it never reached Postgres,
  * so it must count as an outage (the frame is kept and retried), not as a refusal (dropped).
  */
-import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { isDatabaseUnavailable } from "../../src/errors";
+import { testDbOptions } from "../helpers/db";
 
 describe("a statement on a pool the object has already dropped", () => {
   it("fails as an outage, so the frame it belongs to is kept for a retry", async () => {
-    const handle = createDb({
-      url: env.DATABASE_URL,
-      wsProxy: env.DB_WS_PROXY,
-      pipelineConnect: env.DB_PIPELINE_CONNECT === "true",
-      idleTimeoutMs: 1_000, // the object's kind of pool: statements over its WebSocket
-    });
+    const handle = createDb(testDbOptions({ idleTimeoutMs: 1_000 })); // the object's kind of pool: statements over its WebSocket
     await handle.db.execute(sql`select 1`);
     await handle.end();
     const err = await handle.db.execute(sql`select 1`).catch((e: unknown) => e);

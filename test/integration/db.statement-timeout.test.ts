@@ -2,20 +2,17 @@
  * A statement the database never answers fails after the statement timeout (createDb), counts as
  * an outage, and does not cost the pool its later statements. Shortened here; 15 s in the product.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { isDatabaseUnavailable } from "../../src/errors";
+import { testDbOptions } from "../helpers/db";
 
 describe("a statement with no answer", () => {
   it("fails as an outage after the statement timeout, and the pool's next statement runs", async () => {
-    const handle = createDb({
-      url: env.DATABASE_URL,
-      wsProxy: env.DB_WS_PROXY,
-      pipelineConnect: env.DB_PIPELINE_CONNECT === "true",
-      idleTimeoutMs: 1_000, // the object's kind of pool: statements over its WebSocket
-      statementTimeoutMs: 300,
-    });
+    const handle = createDb(
+      // the object's kind of pool (statements over its WebSocket), with a short statement timeout
+      testDbOptions({ idleTimeoutMs: 1_000, statementTimeoutMs: 300 }),
+    );
     try {
       const started = Date.now();
       const err = await handle.db.$client.query("select pg_sleep(5)").catch((e: unknown) => e);
