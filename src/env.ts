@@ -38,6 +38,8 @@ const ConfigSchema = z.object({
       return ttl;
     }),
   RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
+  DB_STATEMENT_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -9,8 +9,7 @@ import { drizzle } from "drizzle-orm/neon-serverless";
 import type { NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Config } from "../env";
 import { CoalescingWebSocket } from "./coalescing-websocket";
-import { sqlOverHttp } from "./sql-over-http";
-import { CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, fetchWithTimeout } from "./timeouts";
+import { sqlOverHttp, timedFetch } from "./sql-over-http";
 import type { SqlOverHttp } from "./sql-over-http";
 
 /**
@@ -33,25 +32,32 @@ export type DbOptions = {
   pipelineConnect: boolean;
   /** Close connections idle this long (pg's default is 10 s); for long-lived holders. */
   idleTimeoutMs?: number;
-  /** A statement on a connection fails after this long; STATEMENT_TIMEOUT_MS unless a test shortens it. */
-  statementTimeoutMs?: number;
+  /**
+   * How long the database may keep us waiting before it counts as unreachable (errors.ts
+   * classifies these failures as unavailable): opening a connection or waiting for a free one,
+   * and one statement (over HTTP, its connection included). pg and fetch wait forever by default,
+   * so on a path that drops packets a Durable Object's retries of kept frames, and the alarm
+   * running them, or an API request would never end.
+   */
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
 };
 
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
-export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, statementTimeoutMs }: DbOptions): DbHandle {
+export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, connectTimeoutMs, statementTimeoutMs }: DbOptions): DbHandle {
   if (wsProxy) useLocalProxy(wsProxy, pipelineConnect, url);
   // A single statement outside a transaction goes over one HTTP request (Neon's SQL-over-HTTP
   // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
   // take a WebSocket connection from the pool.
   neonConfig.poolQueryViaFetch = true;
-  neonConfig.fetchFunction = fetchWithTimeout;
+  neonConfig.fetchFunction = timedFetch(statementTimeoutMs);
   neonConfig.webSocketConstructor = CoalescingWebSocket as unknown as typeof WebSocket;
   const pool = new Pool({
     connectionString: url,
     max: 4,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis: connectTimeoutMs,
     // A statement past this fails and its connection is closed (pool.query releases it with the error).
-    query_timeout: statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    query_timeout: statementTimeoutMs,
     ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}),
   });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
@@ -64,7 +70,7 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, stateme
   // schema on every instance (~0.2 ms CPU per request in the bench storm profile).
   const db = drizzle({ client: pool });
   return {
-    db: idleTimeoutMs ? db : Object.assign(db, { overHttp: sqlOverHttp(url) }),
+    db: idleTimeoutMs ? db : Object.assign(db, { overHttp: sqlOverHttp(url, statementTimeoutMs) }),
     end: async () => {
       if (ended) return;
       ended = true;
@@ -75,7 +81,13 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, stateme
 
 /** The options a Worker request, a DO or the sweep open their database with. */
 export function dbOptions(config: Config): DbOptions {
-  return { url: config.DATABASE_URL, wsProxy: config.DB_WS_PROXY, pipelineConnect: config.DB_PIPELINE_CONNECT };
+  return {
+    url: config.DATABASE_URL,
+    wsProxy: config.DB_WS_PROXY,
+    pipelineConnect: config.DB_PIPELINE_CONNECT,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_SECONDS * 1000,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_SECONDS * 1000,
+  };
 }
 
 /**

@@ -13,18 +13,23 @@ import { NeonDbError, neonConfig } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import { HTTP_ERROR_FIELDS } from "./http-error-fields";
-import { fetchWithTimeout } from "./timeouts";
 
 export type SqlParam = string | number | boolean | null;
 /** Rows as arrays of the text Postgres sent (null for SQL NULL). */
 export type TextRows = (string | null)[][];
 export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
 
+/** fetch that gives up after `timeoutMs` (see DbOptions); the driver's HTTP statements use it too. */
+export function timedFetch(timeoutMs: number): typeof fetch {
+  return (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+}
+
 /**
  * For `connectionString`. Every Worker request gets one (createDb), and most never use it: the
  * endpoint is resolved on the first call, from the driver's configuration as createDb set it.
  */
-export function sqlOverHttp(connectionString: string): SqlOverHttp {
+export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOverHttp {
+  const fetchTimed = timedFetch(timeoutMs);
   let endpoint: string | undefined;
   // Exactly the driver's headers (it sets no Content-Type either).
   const headers = {
@@ -37,7 +42,7 @@ export function sqlOverHttp(connectionString: string): SqlOverHttp {
     let res: Response;
     try {
       const body = JSON.stringify({ query: text, params: params.map((p) => (p === null ? null : String(p))) });
-      res = await fetchWithTimeout(endpoint, { method: "POST", headers, body });
+      res = await fetchTimed(endpoint, { method: "POST", headers, body });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }

@@ -2,13 +2,14 @@
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import { createDb } from "../../src/db/client";
+import { createDb, dbOptions } from "../../src/db/client";
+import { readConfig } from "../../src/env";
 import type { Db, DbOptions } from "../../src/db/client";
 import { generateApiKey, hashApiKey } from "../../src/lib/api-key";
 
-/** The test database's options; `extra` as a Durable Object or a test sets them. */
+/** The options the Worker opens the test database with; `extra` as a Durable Object or a test sets them. */
 export function testDbOptions(extra: Partial<DbOptions> = {}): DbOptions {
-  return { url: env.DATABASE_URL, wsProxy: env.DB_WS_PROXY, pipelineConnect: env.DB_PIPELINE_CONNECT === "true", ...extra };
+  return { ...dbOptions(readConfig(env)), ...extra };
 }
 
 /** Runs `fn` with a fresh Pool and closes it afterwards. */

@@ -2,12 +2,11 @@
  * Fault: the Worker loses Postgres. The stack closes the WebSocket→TCP proxy the Neon driver
  * goes through (`stack.dbDown(mode)`), so every query from the API and from the Durable Objects
  * fails, while this test's own `pg` pool, connected directly, keeps reading the truth. Then
- * `stack.dbUp()` brings the proxy back on the same port. Two outages, each through every case:
+ * `stack.dbUp()` brings the proxy back on the same port. Three outages, each through every case:
  * "unreachable" (nothing listens: the driver's WebSocket never opens, as when Neon's endpoint
- * cannot be reached) and "refusing" (the WebSocket opens and is closed at once, as by a proxy
- * whose database is down). A third, "silent" (connections are taken and never answered, as on a
- * path that drops packets), goes through the create and the kept frames: only the driver's
- * timeouts end its waits, so it is slow.
+ * cannot be reached), "refusing" (the WebSocket opens and is closed at once, as by a proxy whose
+ * database is down) and "silent" (connections are taken and never answered, as on a path that
+ * drops packets: only the database timeouts end the waits).
  *
  * The Worker's log lines are captured as evidence that a frame or heartbeat really reached the
  * Durable Object while the database was away (not merely after it came back).
@@ -26,8 +25,10 @@ const FAST = { workMs: 20, heartbeatMs: 1000, approvalPollMs: 200, backoff: { mi
 const RETRY_WINDOW_MS = 30_000;
 
 const OUTAGES: DbOutage[] = ["unreachable", "refusing", "silent"];
-/** How long the DO takes to find a silent database gone: the driver's 10 s connect timeout, plus slack. */
-const SILENT_WAIT_MS = 25_000;
+/** Short database timeouts, so a silent database is found gone in seconds (production: 30 s and 60 s). */
+const TIMEOUTS = { DB_CONNECT_TIMEOUT_SECONDS: "3", DB_STATEMENT_TIMEOUT_SECONDS: "5" };
+/** How long the DO takes to find a silent database gone: the 3 s connect timeout, plus slack. */
+const SILENT_WAIT_MS = 15_000;
 
 describe("the Worker cut off from Postgres", () => {
   let stack: Stack;
@@ -36,7 +37,7 @@ describe("the Worker cut off from Postgres", () => {
   const sockets: RawAgent[] = [];
 
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ vars: TIMEOUTS });
     logs = captureWorkerLogs();
     await stack.sql.query(`insert into templates (name, manifest) values ('firefox-browser', '{"spec":{"baseImage":"firefox"}}')`);
   }, 120_000);
@@ -189,10 +190,6 @@ describe("the Worker cut off from Postgres", () => {
       expect(raw.closed).toBeNull();
     }, 90_000);
 
-    // A silent database makes these two slow (each write waits out the connect timeout) without
-    // testing anything the two outages above do not.
-    if (silent) return;
-
     it("applies a complete that arrived meanwhile even after the agent hung up", async () => {
       const agentId = id("hangup");
       const commandId = `cmd-${agentId}`;
@@ -202,7 +199,7 @@ describe("the Worker cut off from Postgres", () => {
       await stack.dbDown(outage);
       raw.send(frames.ack(commandId));
       raw.send(frames.complete(commandId, { sessionId: `s-${commandId}`, state: "terminated" }));
-      await keptNotDropped(agentId, "ack");
+      await keptNotDropped(agentId, "ack", silent ? SILENT_WAIT_MS : undefined);
       const downSince = Date.now();
       await eventually("0.5 s of outage", async () => (Date.now() - downSince >= 500 ? true : undefined));
       await raw.close();
@@ -219,8 +216,10 @@ describe("the Worker cut off from Postgres", () => {
       await stack.dbDown(outage);
       // A new capacity forces a Postgres write on every one of these heartbeats.
       for (let i = 1; i <= 3; i++) raw.send(frames.heartbeat({ maxSessions: i, cpu: "4", memory: "8Gi" }));
-      await eventually("a heartbeat write failed inside the DO", async () =>
-        logs.find((l) => l.msg === "AgentObject heartbeat write failed" && l["agentId"] === agentId) ? true : undefined,
+      await eventually(
+        "a heartbeat write failed inside the DO",
+        async () => (logs.find((l) => l.msg === "AgentObject heartbeat write failed" && l["agentId"] === agentId) ? true : undefined),
+        silent ? SILENT_WAIT_MS : undefined,
       );
       // A protocol ping round trip: the socket is alive after the failed writes.
       await new Promise<void>((resolve, reject) => {
