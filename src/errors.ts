@@ -58,8 +58,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (typeof message !== "string") continue;
     // drizzle's wrapper quotes the SQL (column names like idle_timeout): judge only driver errors.
     if (message.startsWith("Failed query:")) continue;
-    // "Cannot use a pool after calling end": a statement begun on a pool that an outage made the
-    // Durable Object drop (AgentObject #dropDb); it never reached Postgres.
+    // "Cannot use a pool after calling end": a transaction begun on a pool already ended; it never
+    // reached Postgres.
     if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out|Error connecting to database|HTTP status 50[234]|Cannot use a pool after calling end/i.test(message)) {
       return true;
     }

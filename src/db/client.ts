@@ -1,8 +1,9 @@
 /**
  * A drizzle instance over a Neon `Pool`, never at module scope: in a Worker a WebSocket cannot
- * outlive the request that opened it, so requests open one each (used only by transactions;
- * single statements go over HTTP) and close it with `ctx.waitUntil(handle.end())`; a Durable
- * Object keeps one for its lifetime (see AgentObject).
+ * outlive the request that opened it. Single statements go over HTTP (no connection to open or
+ * keep); only transactions take a WebSocket connection from the pool, so requests close it with
+ * `ctx.waitUntil(handle.end())`. A Durable Object runs no transactions and keeps one handle for
+ * its lifetime without holding any connection (see AgentObject).
  */
 import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
@@ -13,9 +14,9 @@ import { sqlOverHttp, timedFetch } from "./sql-over-http";
 import type { SqlOverHttp } from "./sql-over-http";
 
 /**
- * drizzle over a Pool. Where the pool sends single statements over HTTP (a Worker request, the
- * sweep), also `overHttp`, the same request without the driver's and drizzle's per-call work,
- * for the statement on the dispatch latency path (see sql-over-http.ts).
+ * drizzle over a Pool, and `overHttp`: the same HTTP request the pool sends for a single
+ * statement, without the driver's and drizzle's per-call work, for the statement on the dispatch
+ * latency path (see sql-over-http.ts). A transaction handle has no `overHttp`.
  */
 export type Db = NeonDatabase & { readonly $client: Pool; readonly overHttp?: SqlOverHttp };
 export type DbHandle = { db: Db; end(): Promise<void> };
@@ -30,8 +31,6 @@ export type DbOptions = {
    * driver's default there). A server that does not ask (trust, SCRAM) fails with it on.
    */
   pipelineConnect: boolean;
-  /** Close connections idle this long (pg's default is 10 s); for long-lived holders. */
-  idleTimeoutMs?: number;
   /**
    * How long the database may keep us waiting before it counts as unreachable (errors.ts
    * classifies these failures as unavailable): opening a connection or waiting for a free one,
@@ -44,7 +43,7 @@ export type DbOptions = {
 };
 
 /** Opens a Pool (lazily: no connection until the first query) and wraps it in drizzle. */
-export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, connectTimeoutMs, statementTimeoutMs }: DbOptions): DbHandle {
+export function createDb({ url, wsProxy, pipelineConnect, connectTimeoutMs, statementTimeoutMs }: DbOptions): DbHandle {
   if (wsProxy) useLocalProxy(wsProxy, pipelineConnect, url);
   // A single statement outside a transaction goes over one HTTP request (Neon's SQL-over-HTTP
   // endpoint) instead of opening a WebSocket and a Postgres session for it; transactions still
@@ -56,21 +55,17 @@ export function createDb({ url, wsProxy, pipelineConnect, idleTimeoutMs, connect
     connectionString: url,
     max: 4,
     connectionTimeoutMillis: connectTimeoutMs,
-    // A statement past this fails and its connection is closed (pool.query releases it with the error).
+    // A transaction's statement past this fails and its connection is closed.
     query_timeout: statementTimeoutMs,
-    ...(idleTimeoutMs ? { idleTimeoutMillis: idleTimeoutMs } : {}),
   });
   // An idle client's socket failing (e.g. Postgres restarted) must not crash the isolate.
   pool.on("error", () => {});
-  // A long-lived holder (a Durable Object) keeps its connection warm instead: any listener
-  // other than "error" is the driver's documented way to keep Pool.query() off HTTP.
-  if (idleTimeoutMs) pool.on("connect", () => {});
   let ended = false;
   // No `schema`: nothing uses db.query.*, and drizzle rebuilds its relational config from the
   // schema on every instance (~0.2 ms CPU per request in the bench storm profile).
   const db = drizzle({ client: pool });
   return {
-    db: idleTimeoutMs ? db : Object.assign(db, { overHttp: sqlOverHttp(url, statementTimeoutMs) }),
+    db: Object.assign(db, { overHttp: sqlOverHttp(url, statementTimeoutMs) }),
     end: async () => {
       if (ended) return;
       ended = true;
