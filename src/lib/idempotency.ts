@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { Db, Queryable } from "../db/client";
 import { idempotencyGet, idempotencyPut } from "../db/queries/idempotency";
+import { transaction } from "../db/transaction";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 
@@ -47,7 +48,7 @@ export async function onceForKey(
   const seen = await replay(db, request);
   if (seen) return { ...seen, replayed: true };
   try {
-    return await db.transaction(async (tx) => {
+    return await transaction(db, async (tx) => {
       const answer = await write(tx);
       if (!(await idempotencyPut(tx, request.scope, request.key, { requestHash: request.requestHash, ...answer }))) {
         throw new LostRace();

@@ -5,13 +5,14 @@
 import type { Db } from "../db/client";
 import { commandCountForSession, commandInsert } from "../db/queries/commands";
 import { sessionLock } from "../db/queries/sessions";
+import { transaction } from "../db/transaction";
 import { commandDeadline } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newCommandId } from "../lib/ids";
 
 /** Inserts one retry `stop_session {sessionId, deletePVC:false}` unless one was already retried. */
 export async function retryStuckStop(db: Db, session: { id: string; agentId: string }, policy: DeliveryPolicy): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     // The row lock serialises overlapping sweeps: the second one skips this session.
     if (!(await sessionLock(tx, session.id, "terminating"))) return false;
     if ((await commandCountForSession(tx, session.id, "stop_session")) > 1) return false;

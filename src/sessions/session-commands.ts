@@ -6,6 +6,7 @@ import type { Db } from "../db/client";
 import { commandInsert } from "../db/queries/commands";
 import { sessionGetById, sessionTransition } from "../db/queries/sessions";
 import type { CommandRow, SessionRow } from "../db/schema";
+import { transaction } from "../db/transaction";
 import { AppError } from "../errors";
 import { commandDeadline } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
@@ -64,7 +65,7 @@ export async function requestSessionAction(
   const rule = RULES[action];
   if (!rule.from.includes(session.state ?? "")) throw rule.wrongState(session);
 
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     // The guard in the UPDATE catches a concurrent request that changed the state meanwhile.
     if (!(await sessionTransition(tx, session.id, rule.from, rule.to))) {
       const current = (await sessionGetById(tx, session.id)) ?? session;

@@ -1,11 +1,14 @@
 /**
  * A statement the database never answers fails after the statement timeout (createDb), counts as
- * an outage, and does not cost the handle its later statements. Over HTTP: every single
- * statement, all of a Durable Object's. Shortened here; DB_STATEMENT_TIMEOUT_SECONDS in the product.
+ * an outage, and does not cost the handle its later statements: over HTTP (every single
+ * statement, all of a Durable Object's) and in a transaction (a pooled connection). Shortened
+ * here; DB_STATEMENT_TIMEOUT_SECONDS in the product.
  */
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { Db } from "../../src/db/client";
+import { transaction } from "../../src/db/transaction";
 import { isDatabaseUnavailable } from "../../src/errors";
 import { testDbOptions } from "../helpers/db";
 
@@ -36,6 +39,14 @@ describe("a statement with no answer", () => {
       await expectTimedOut(db.$client.query("select pg_sleep(5)"), "Error connecting to database");
       const { rows } = await db.$client.query("select 1 as one");
       expect(rows).toEqual([{ one: 1 }]);
+    });
+  });
+
+  it("in a transaction fails as an outage after the statement timeout, and the next transaction and the pool's close run", async () => {
+    await withShortTimeout(async (db) => {
+      await expectTimedOut(transaction(db, (tx) => tx.execute(sql`select pg_sleep(5)`)), "Query read timeout");
+      const rows = await transaction(db, (tx) => tx.execute(sql`select 1 as one`));
+      expect(rows.rows).toEqual([{ one: 1 }]);
     });
   });
 });
