@@ -19,9 +19,22 @@ export type SqlParam = string | number | boolean | null;
 export type TextRows = (string | null)[][];
 export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
 
-/** fetch that gives up after `timeoutMs` (see DbOptions); the driver's HTTP statements use it too. */
+/**
+ * fetch that gives up if no answer has begun after `timeoutMs` (see DbOptions); the driver's HTTP
+ * statements use it too. The endpoint answers once the statement has run, so the wait for the
+ * answer to begin is the statement's. The timer is cleared as soon as the fetch settles: a timer
+ * left pending (`AbortSignal.timeout`) keeps a Durable Object from hibernating until it fires.
+ */
 export function timedFetch(timeoutMs: number): typeof fetch {
-  return (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  return async (input, init) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
+    try {
+      return await fetch(input, { ...init, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 /**
