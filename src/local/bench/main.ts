@@ -27,6 +27,7 @@ import { runHeartbeat } from "./scenarios/heartbeat";
 import { runRoundTrips } from "./scenarios/round-trips";
 import { runSweepDrain } from "./scenarios/sweep-drain";
 import { runThroughput } from "./scenarios/throughput";
+import { settle } from "./settle";
 import { startBenchStack } from "./stack";
 import type { BenchStack, PoolerMode } from "./stack";
 import { evaluateTargets } from "./targets";
@@ -133,10 +134,11 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
       );
       if (d) results.dispatch.push(d);
     }
-    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => runThroughput(ctx, config.throughput));
-    if (has("sweep")) results.sweep = await phase("sweep drain", () => runSweepDrain(ctx, config.sweep));
-    if (has("storm")) results.storm = await phase("connect storm", () => runConnectStorm(ctx, config.storm));
-    if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => runHeartbeat(ctx, config.heartbeat));
+    // Each of these starts once the Worker has let go of what the scenario before it left open.
+    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => settle(ctx).then(() => runThroughput(ctx, config.throughput)));
+    if (has("sweep")) results.sweep = await phase("sweep drain", () => settle(ctx).then(() => runSweepDrain(ctx, config.sweep)));
+    if (has("storm")) results.storm = await phase("connect storm", () => settle(ctx).then(() => runConnectStorm(ctx, config.storm)));
+    if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => settle(ctx).then(() => runHeartbeat(ctx, config.heartbeat)));
     if (has("dispatch") && config.pooler === "both") {
       const d = await phase("dispatch latency [direct]", async () => {
         await stack.useWorker("direct");

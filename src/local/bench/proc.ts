@@ -95,3 +95,23 @@ export function databaseCpuMs(): number | undefined {
     .reduce((sum, s) => sum + s.utime + s.stime, 0);
   return (ticks * 1000) / CLOCK_TICKS;
 }
+
+/** How many sockets a process holds open; undefined when it is gone or off Linux. */
+export function openSockets(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  let sockets = 0;
+  for (const fd of fds) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) sockets++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return sockets;
+}

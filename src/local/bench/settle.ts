@@ -1,0 +1,31 @@
+/**
+ * Lets the Worker go quiet between scenarios. After one with thousands of agents, workerd keeps
+ * the objects' outbound connections to the database endpoint for up to its ~10 s idle timeout;
+ * a scenario starting on top of those measures the last one's leftovers, and with 2,000 more agents
+ * the process can run out of file descriptors (a full run hit the 20,000 limit this way: a storm
+ * followed by the heartbeat scenario's connects). Linux only (it reads /proc); elsewhere no wait.
+ */
+import type { BenchContext } from "./scenarios/common";
+import { openSockets } from "./proc";
+
+/** Sockets workerd holds when idle are a few dozen; below this it counts as settled. */
+const QUIET_SOCKETS = 200;
+const MAX_WAIT_MS = 20_000;
+const POLL_MS = 500;
+
+export async function settle(ctx: BenchContext): Promise<void> {
+  const pid = ctx.stack.workerPid;
+  const started = Date.now();
+  let sockets = openSockets(pid);
+  if (sockets === undefined || sockets <= QUIET_SOCKETS) return;
+  const stop = ctx.progress.ticker(() => `settling: workerd holds ${sockets} sockets from the last scenario`);
+  try {
+    while (sockets !== undefined && sockets > QUIET_SOCKETS && Date.now() - started < MAX_WAIT_MS) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      sockets = openSockets(pid);
+    }
+  } finally {
+    stop();
+  }
+  ctx.progress.line(`  settled in ${((Date.now() - started) / 1000).toFixed(1)} s (workerd holds ${sockets ?? "?"} sockets)`);
+}
