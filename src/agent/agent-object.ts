@@ -417,9 +417,9 @@ export class AgentObject extends DurableObject<Env> {
   /**
    * Every statement of the object is a single statement, sent as one HTTP request (Neon's
    * SQL-over-HTTP endpoint), so the object holds no database connection: it hibernates as soon as
-   * its work is done, and an outage leaves nothing of it to repair. Against a WebSocket kept warm
-   * for 1 s, which nearly every command's ack had to reopen, this ran the throughput bench
-   * 18 % faster (README, Performance).
+   * its work is done, and an outage leaves nothing of it to repair. (A WebSocket kept for 1 s idle,
+   * which nearly every command's ack had to reopen, measured the same in the bench: README,
+   * Performance.)
    */
   #db(): Db {
     this.#database ??= createDb(dbOptions(readConfig(this.env)));
