@@ -3,19 +3,12 @@
  * a fresh database migrated from `migrations/`, and the WebSocket→TCP proxy the Neon driver
  * inside workerd talks through. Their addresses reach the Worker as bindings.
  */
+/// <reference path="./provided-context.d.ts" />
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase, findPostgres } from "../src/local/local-postgres";
 import { migrateDatabase } from "../src/local/migrate";
 import { findPgBouncer, startPgBouncer } from "../src/local/pgbouncer";
 import { startWsProxy } from "../src/local/ws-proxy";
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    databaseUrl: string;
-    wsProxy: string;
-    pipelineConnect: "true" | "false";
-  }
-}
 
 export default async function setup(project: TestProject) {
   const server = await findPostgres({ preferMachine: true });
@@ -36,6 +29,7 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", pooler?.url ?? databaseUrl);
   project.provide("wsProxy", `127.0.0.1:${proxy.port}`);
   project.provide("pipelineConnect", pooler ? "true" : "false");
+  project.provide("concurrentSessions", server.kind !== "embedded");
   return async () => {
     await proxy.close();
     await pooler?.close();

@@ -5,7 +5,7 @@
  * here; DB_STATEMENT_TIMEOUT_SECONDS in the product.
  */
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { Db } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
@@ -33,7 +33,9 @@ async function expectTimedOut(statement: Promise<unknown>, message: string): Pro
   expect(isDatabaseUnavailable(err)).toBe(true);
 }
 
-describe("a statement with no answer", () => {
+// The abandoned pg_sleep keeps running on the server: on embedded PGlite, which runs one
+// statement at a time, every later statement (the next one here, the next test's) waits for it.
+describe.skipIf(!inject("concurrentSessions"))("a statement with no answer", () => {
   it("over HTTP fails as an outage after the statement timeout, and the next statement runs", async () => {
     await withShortTimeout(async (db) => {
       await expectTimedOut(db.$client.query("select pg_sleep(5)"), "Error connecting to database");
