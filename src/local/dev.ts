@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { ensureDevVars, PROJECT_ROOT } from "./dev-vars";
+import { DEV_VARS_FILE, ensureDevVars, PROJECT_ROOT, writeDatabaseEnv } from "./dev-vars";
 import { EMBEDDED_DATA_DIR } from "./db-migrate";
 import { findPostgres } from "./local-postgres";
 import { migrateDatabase } from "./migrate";
@@ -34,7 +34,9 @@ const wrangler = spawn(
     "--persist-to", path.join(PROJECT_ROOT, ".data/wrangler"),
     "--show-interactive-dev-session=false",
     "--test-scheduled",
-    "--var", `DATABASE_URL:${db.url}`,
+    // Files, not a --var, so wrangler's check of the required secrets sees DATABASE_URL too.
+    "--env-file", DEV_VARS_FILE,
+    "--env-file", writeDatabaseEnv(db.url),
     "--var", `DB_WS_PROXY:${proxy ? `127.0.0.1:${proxy.port}` : ""}`,
   ],
   {
