@@ -7,25 +7,23 @@
  */
 import type { BenchContext } from "./scenarios/common";
 import { openSockets } from "./proc";
+import { pollUntil } from "./util";
 
 /** Sockets workerd holds when idle are a few dozen; below this it counts as settled. */
 const QUIET_SOCKETS = 200;
 const MAX_WAIT_MS = 20_000;
 const POLL_MS = 500;
 
+/** Returns once workerd is quiet, or after MAX_WAIT_MS (the scenario then runs anyway). */
 export async function settle(ctx: BenchContext): Promise<void> {
   const pid = ctx.stack.workerPid;
   const started = Date.now();
   let sockets = openSockets(pid);
-  if (sockets === undefined || sockets <= QUIET_SOCKETS) return;
+  const quiet = () => (sockets = openSockets(pid)) === undefined || sockets <= QUIET_SOCKETS;
+  if (quiet()) return;
   const stop = ctx.progress.ticker(() => `settling: workerd holds ${sockets} sockets from the last scenario`);
-  try {
-    while (sockets !== undefined && sockets > QUIET_SOCKETS && Date.now() - started < MAX_WAIT_MS) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      sockets = openSockets(pid);
-    }
-  } finally {
-    stop();
-  }
+  await pollUntil("workerd to close the last scenario's sockets", quiet, MAX_WAIT_MS, POLL_MS)
+    .catch(() => {})
+    .finally(stop);
   ctx.progress.line(`  settled in ${((Date.now() - started) / 1000).toFixed(1)} s (workerd holds ${sockets ?? "?"} sockets)`);
 }
