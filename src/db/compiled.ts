@@ -5,12 +5,15 @@
  * statements are still written with drizzle, with placeholders for their values; the text is
  * built on the first call and then run on the pool as text and values.
  *
+ * They run as the pool's single statements do, over one HTTP request, but through our own request
+ * (sql-over-http.ts) rather than the driver's, whose per-call work showed in the same profiles.
  * Rows come back as the driver parses them, keyed by column name (not drizzle's field names).
  */
 import { fillPlaceholders, sql } from "drizzle-orm";
 import type { Placeholder, SQLWrapper } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Db } from "./client";
+import { rowsOverHttp } from "./sql-over-http";
 
 const dialect = new PgDialect();
 
@@ -29,7 +32,9 @@ export function compiled<V extends Record<string, unknown>>(
   let query: { sql: string; params: unknown[] } | undefined;
   return async (db, values) => {
     query ??= dialect.sqlToQuery(build(db, placeholders as Placeholders<V>).getSQL());
-    const result = await db.$client.query(query.sql, fillPlaceholders(query.params, values));
+    const params = fillPlaceholders(query.params, values);
+    if (db.overHttp) return rowsOverHttp(db.overHttp, query.sql, params);
+    const result = await db.$client.query(query.sql, params);
     return result.rows as Record<string, unknown>[];
   };
 }

@@ -1,23 +1,29 @@
 /**
  * One statement as one request to Neon's SQL-over-HTTP endpoint, the request the driver's
- * `Pool.query()` makes with `poolQueryViaFetch`, without the driver's per-call work (resolving the
- * connection string and its parameters, building type parsers, parsing every value) or drizzle's.
- * Used for the session create, the one statement on the dispatch latency path, where that work
- * showed in the latency (README, Performance).
+ * `Pool.query()` makes with `poolQueryViaFetch`, without the driver's per-call work: for every
+ * statement it parses the connection string three times (`new URL`), builds a connection-parameter
+ * object and a fresh `neon()` function. In a profile of the bench's throughput that work was ~8 %
+ * of workerd's busy time; on the session create it showed in the dispatch latency (README,
+ * Performance). Used for the session create and for every compiled statement (compiled.ts), which
+ * are all of a Durable Object's.
  *
  * The endpoint is the driver's own (`neonConfig.fetchEndpoint`, which the local proxy overrides).
- * Values come back as Postgres text, for the caller to read. Errors are the driver's `NeonDbError`
- * with the messages and fields it gives them, so errors.ts classifies both paths alike.
+ * Values come back as Postgres text: `runOverHttp` hands them over as they are, `rowsOverHttp`
+ * parses them with the driver's own type parsers into rows keyed by column, as `Pool.query()`
+ * returns them. Errors are the driver's `NeonDbError` with the messages and fields it gives them,
+ * so errors.ts classifies both paths alike.
  */
-import { NeonDbError, neonConfig } from "@neondatabase/serverless";
+import { NeonDbError, neonConfig, types } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import { HTTP_ERROR_FIELDS } from "./http-error-fields";
 
-export type SqlParam = string | number | boolean | null;
 /** Rows as arrays of the text Postgres sent (null for SQL NULL). */
 export type TextRows = (string | null)[][];
-export type SqlOverHttp = (text: string, params: readonly SqlParam[]) => Promise<TextRows>;
+/** The endpoint's answer to one statement, as far as it is read here. */
+export type HttpResult = { fields: { name: string; dataTypeID: number }[]; rows: TextRows };
+/** Values are sent as Postgres text (see `toPgText`). */
+export type SqlOverHttp = (text: string, params: readonly unknown[]) => Promise<HttpResult>;
 
 /**
  * fetch that gives up if no answer has begun after `timeoutMs` (see DbOptions); the driver's HTTP
@@ -54,12 +60,12 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     endpoint ??= fetchEndpoint(connectionString);
     let res: Response;
     try {
-      const body = JSON.stringify({ query: text, params: params.map((p) => (p === null ? null : String(p))) });
+      const body = JSON.stringify({ query: text, params: params.map(toPgText) });
       res = await fetchTimed(endpoint, { method: "POST", headers, body });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }
-    if (res.ok) return ((await res.json()) as { rows: TextRows }).rows;
+    if (res.ok) return (await res.json()) as HttpResult;
     if (res.status === 400) {
       const answer = (await res.json()) as Record<string, unknown>;
       const err = new NeonDbError(String(answer["message"]));
@@ -80,7 +86,36 @@ function fetchEndpoint(connectionString: string): string {
 const dialect = new PgDialect();
 
 /** Runs a statement written with drizzle's `sql` (so it can also run on a transaction). */
-export function runOverHttp(http: SqlOverHttp, statement: SQL): Promise<TextRows> {
+export async function runOverHttp(http: SqlOverHttp, statement: SQL): Promise<TextRows> {
   const { sql: text, params } = dialect.sqlToQuery(statement);
-  return http(text, params as SqlParam[]);
+  return (await http(text, params)).rows;
+}
+
+/** Runs `text` with `params` and parses the rows as the driver's `Pool.query()` does. */
+export async function rowsOverHttp(http: SqlOverHttp, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  const { fields, rows } = await http(text, params);
+  const parsers = fields.map((f) => types.getTypeParser(f.dataTypeID, "text"));
+  return rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [i, field] of fields.entries()) out[field.name] = row[i] === null ? null : parsers[i]!(row[i]!);
+    return out;
+  });
+}
+
+/**
+ * A parameter as the Postgres text the driver sends for it (pg's `prepareValue`, for the kinds
+ * our statements bind): arrays as array literals (`= any($1)`), objects as JSON.
+ */
+export function toPgText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return `{${value.map(arrayElement).join(",")}}`;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function arrayElement(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (Array.isArray(value)) return toPgText(value)!;
+  return `"${toPgText(value)!.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
