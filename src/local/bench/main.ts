@@ -14,6 +14,7 @@ import { measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
 import { machineInfo } from "./machine";
 import type { MachineInfo } from "./machine";
+import { openFileWarning } from "./open-files";
 import { USAGE, parseCli } from "./options";
 import type { BenchConfig, ScenarioName } from "./options";
 import { Progress } from "./progress";
@@ -57,6 +58,11 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
   const results: BenchResults = { baselines: { neonFloor: {} }, dispatch: [], errors: {} };
   const notes = [...STANDING_NOTES];
   if (config.quick) notes.push("--quick: fewer agents and samples than the targets assume; with n < 100 samples p99 is close to the maximum.");
+  const limitWarning = openFileWarning(config);
+  if (limitWarning) {
+    notes.push(`Started with a warning: ${limitWarning}.`);
+    progress.line(`warning: ${limitWarning}`);
+  }
   let machine: MachineInfo | null = null;
   const primary: PoolerMode = config.pooler === "direct" ? "direct" : "pgbouncer";
   const has = (s: ScenarioName) => config.scenarios.includes(s);
