@@ -15,9 +15,9 @@ import type { SqlOverHttp } from "./sql-over-http";
 
 /**
  * drizzle over a Pool, and `overHttp`: the same HTTP request the pool sends for a single
- * statement, without the driver's and drizzle's per-call work, for the statement on the dispatch
- * latency path (see sql-over-http.ts). A transaction handle has no `overHttp`. Transactions go
- * through `transaction()` (transaction.ts), not `db.transaction()`.
+ * statement, without the driver's and drizzle's per-call work, for the session create and the
+ * compiled statements (see sql-over-http.ts). A transaction handle has no `overHttp`.
+ * Transactions go through `transaction()` (transaction.ts), not `db.transaction()`.
  */
 export type Db = NeonDatabase & { readonly $client: Pool; readonly overHttp?: SqlOverHttp };
 export type DbHandle = { db: Db; end(): Promise<void> };
