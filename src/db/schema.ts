@@ -104,8 +104,11 @@ export const agentCommands = pgTable(
     index("idx_agent_commands_agent_status").on(t.agentId, t.status, t.createdAt, t.seq),
     index("idx_agent_commands_session_id").on(t.sessionId),
     index("idx_agent_commands_status_created").on(t.status, t.createdAt),
-    index("idx_agent_commands_status_lease").on(t.status, t.leaseExpiresAt),
-    index("idx_agent_commands_status_expires").on(t.status, t.expiresAt),
+    // Partial: each holds only the rows its sweep query looks for (commandExpireLeases,
+    // commandExpireDeadlines), so finished commands, nearly all rows under retention, are in
+    // neither, and a command's status changes write fewer index entries (migration 0008).
+    index("idx_agent_commands_lease").on(t.leaseExpiresAt).where(sql`${t.status} in ('sent', 'ack')`),
+    index("idx_agent_commands_deadline").on(t.expiresAt).where(sql`${t.status} = 'pending'`),
   ],
 );
 

@@ -382,7 +382,8 @@ export async function commandExpireLeases(db: Queryable, limit: number): Promise
     .from(agentCommands)
     .where(
       and(
-        inArray(agentCommands.status, ["sent", "ack"]),
+        // A literal, not a parameter: it is the predicate of the partial index this scan uses (0008).
+        sql`${agentCommands.status} in ('sent', 'ack')`,
         sql`${agentCommands.leaseExpiresAt} < now()`,
         sql`not ${olderInFlight}`,
       ),
@@ -411,7 +412,8 @@ export async function commandExpireDeadlines(db: Queryable, limit: number): Prom
   const due = db
     .select({ id: agentCommands.id })
     .from(agentCommands)
-    .where(and(eq(agentCommands.status, "pending"), sql`${agentCommands.expiresAt} <= now()`))
+    // A literal, not a parameter: it is the predicate of the partial index this scan uses (0008).
+    .where(and(sql`${agentCommands.status} = 'pending'`, sql`${agentCommands.expiresAt} <= now()`))
     .limit(limit)
     .for("update", { skipLocked: true });
   return db
