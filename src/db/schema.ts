@@ -109,6 +109,11 @@ export const agentCommands = pgTable(
     // neither, and a command's status changes write fewer index entries (migration 0008).
     index("idx_agent_commands_lease").on(t.leaseExpiresAt).where(sql`${t.status} in ('sent', 'ack')`),
     index("idx_agent_commands_deadline").on(t.expiresAt).where(sql`${t.status} = 'pending'`),
+    // The retention delete's (commandDeleteFinished): without it every sweep read the whole table
+    // to find nothing old enough (migration 0009).
+    index("idx_agent_commands_finished")
+      .on(t.updatedAt)
+      .where(sql`${t.status} in ('completed', 'failed', 'expired', 'cancelled')`),
   ],
 );
 
