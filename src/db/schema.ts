@@ -6,6 +6,7 @@
  * `timestamp`), and a few columns delivery needs are added (`seq`, `attempts`, `result`).
  */
 import { sql } from "drizzle-orm";
+import type { SQLWrapper } from "drizzle-orm";
 import {
   bigint,
   boolean,
@@ -68,6 +69,17 @@ export const agents = pgTable(
   ],
 );
 
+/**
+ * The predicates of agent_commands' partial indexes, shared by the indexes and the sweep queries
+ * that use them so the two cannot drift apart. Written as literals, not parameters: any plan,
+ * generic or not, can then match a query to its index.
+ */
+export const commandStatusIs = {
+  pending: (status: SQLWrapper) => sql`${status} = 'pending'`,
+  inFlight: (status: SQLWrapper) => sql`${status} in ('sent', 'ack')`,
+  finished: (status: SQLWrapper) => sql`${status} in ('completed', 'failed', 'expired', 'cancelled')`,
+};
+
 export const agentCommands = pgTable(
   "agent_commands",
   {
@@ -107,13 +119,11 @@ export const agentCommands = pgTable(
     // Partial: each holds only the rows its sweep query looks for (commandExpireLeases,
     // commandExpireDeadlines), so finished commands, nearly all rows under retention, are in
     // neither, and a command's status changes write fewer index entries (migration 0008).
-    index("idx_agent_commands_lease").on(t.leaseExpiresAt).where(sql`${t.status} in ('sent', 'ack')`),
-    index("idx_agent_commands_deadline").on(t.expiresAt).where(sql`${t.status} = 'pending'`),
+    index("idx_agent_commands_lease").on(t.leaseExpiresAt).where(commandStatusIs.inFlight(t.status)),
+    index("idx_agent_commands_deadline").on(t.expiresAt).where(commandStatusIs.pending(t.status)),
     // The retention delete's (commandDeleteFinished): without it every sweep read the whole table
     // to find nothing old enough (migration 0009).
-    index("idx_agent_commands_finished")
-      .on(t.updatedAt)
-      .where(sql`${t.status} in ('completed', 'failed', 'expired', 'cancelled')`),
+    index("idx_agent_commands_finished").on(t.updatedAt).where(commandStatusIs.finished(t.status)),
   ],
 );
 

@@ -7,7 +7,7 @@ import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } fr
 import type { Placeholder, SQL, SQLWrapper } from "drizzle-orm";
 import type { Db, Queryable } from "../client";
 import { compiled } from "../compiled";
-import { agentCommands, agents } from "../schema";
+import { agentCommands, agents, commandStatusIs } from "../schema";
 import type { CommandRow } from "../schema";
 import { isForeignKeyViolation } from "../../errors";
 
@@ -380,8 +380,7 @@ export async function commandExpireLeases(db: Queryable, limit: number): Promise
     .from(agentCommands)
     .where(
       and(
-        // A literal, not a parameter: it is the predicate of the partial index this scan uses (0008).
-        sql`${agentCommands.status} in ('sent', 'ack')`,
+        commandStatusIs.inFlight(agentCommands.status), // idx_agent_commands_lease's predicate
         sql`${agentCommands.leaseExpiresAt} < now()`,
         sql`not ${olderInFlight}`,
       ),
@@ -410,8 +409,7 @@ export async function commandExpireDeadlines(db: Queryable, limit: number): Prom
   const due = db
     .select({ id: agentCommands.id })
     .from(agentCommands)
-    // A literal, not a parameter: it is the predicate of the partial index this scan uses (0008).
-    .where(and(sql`${agentCommands.status} = 'pending'`, sql`${agentCommands.expiresAt} <= now()`))
+    .where(and(commandStatusIs.pending(agentCommands.status), sql`${agentCommands.expiresAt} <= now()`)) // idx_agent_commands_deadline
     .limit(limit)
     .for("update", { skipLocked: true });
   return db
@@ -433,8 +431,7 @@ export async function commandDeleteFinished(db: Queryable, days: number, limit: 
     .from(agentCommands)
     .where(
       and(
-        // A literal, not a parameter: it is the predicate of the partial index this scan uses (0009).
-        sql`${agentCommands.status} in ('completed', 'failed', 'expired', 'cancelled')`,
+        commandStatusIs.finished(agentCommands.status), // idx_agent_commands_finished's predicate
         sql`${agentCommands.updatedAt} < now() - make_interval(days => ${days})`,
       ),
     )
