@@ -24,11 +24,13 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 function toyConfig(): BenchConfig {
   return {
     ...presetConfig(true),
+    scenarios: [...SCENARIOS],
     dispatch: { levels: [1, 3], samples: 3, hibernation: null },
     throughput: { commands: 12, agents: 3, inFlight: 4 },
     sweep: { commands: 20, agents: 2 },
     storm: { agents: 4 },
     heartbeat: { agents: 2, durationMs: 500 },
+    idle: { agents: 2, periodMs: 100, warmupMs: 100, windowMs: 500 },
     roundTrips: { reps: 1 },
     baselines: { floorSamples: 3, pushLatencySamples: 3, graphileSamples: 3, graphileJobs: 10 },
   };
@@ -65,6 +67,9 @@ describe("the bench harness", () => {
     expect(config.dispatch.levels).toEqual([1, 50]);
     expect(config.throughput).toMatchObject({ commands: 100, agents: 50 });
     expect(() => parseCli(["--scenario", "nope"])).toThrow(/unknown scenario/);
+    // The idle fleet takes minutes: only on request.
+    expect(parseCli([]).config.scenarios).not.toContain("idle");
+    expect(parseCli(["--scenario", "idle", "--agents", "300"]).config.idle).toMatchObject({ agents: 300, periodMs: 30_000 });
   });
 
   it.skipIf(!realPostgres)("runs every scenario and baseline at toy size and writes the report", async () => {
@@ -82,6 +87,7 @@ describe("the bench harness", () => {
     expect(report.results.throughput?.failedCreates).toBe(0);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);
+    expect(report.results.idle?.heartbeats).toBeGreaterThan(0);
     expect(report.results.roundTrips?.operations.length).toBeGreaterThan(5);
     expect(report.targets.map((t) => t.pass === null)).not.toContain(true);
     expect(JSON.parse(fs.readFileSync(jsonPath, "utf8"))).toMatchObject({ machine: { cores: os.cpus().length } });

@@ -25,6 +25,7 @@ import { runConnectStorm } from "./scenarios/connect-storm";
 import { runDispatch } from "./scenarios/dispatch";
 import type { DispatchOptions, FloorProbe } from "./scenarios/dispatch";
 import { runHeartbeat } from "./scenarios/heartbeat";
+import { runIdleFleet } from "./scenarios/idle-fleet";
 import { runRoundTrips } from "./scenarios/round-trips";
 import { runSweepDrain } from "./scenarios/sweep-drain";
 import { runThroughput } from "./scenarios/throughput";
@@ -145,6 +146,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
     if (has("sweep")) results.sweep = await phase("sweep drain", () => settle(ctx).then(() => runSweepDrain(ctx, config.sweep)));
     if (has("storm")) results.storm = await phase("connect storm", () => settle(ctx).then(() => runConnectStorm(ctx, config.storm)));
     if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => settle(ctx).then(() => runHeartbeat(ctx, config.heartbeat)));
+    if (has("idle")) results.idle = await phase("idle fleet at the real heartbeat cadence", () => settle(ctx).then(() => runIdleFleet(ctx, config.idle)));
     if (has("dispatch") && config.pooler === "both") {
       const d = await phase("dispatch latency [direct]", async () => {
         await stack.useWorker("direct");

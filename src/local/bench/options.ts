@@ -4,10 +4,13 @@
  * `npm run bench [-- --quick] [--agents N] [--commands N] [--scenario a,b] [--pooler pgbouncer|direct|both]`
  */
 import { parseArgs } from "node:util";
+import type { IdleFleetOptions } from "./scenarios/idle-fleet";
 import type { PoolerMode } from "./stack";
 
-export const SCENARIOS = ["roundtrips", "dispatch", "throughput", "sweep", "storm", "heartbeat"] as const;
+export const SCENARIOS = ["roundtrips", "dispatch", "throughput", "sweep", "storm", "heartbeat", "idle"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What a run without `--scenario` runs: all but `idle`, which alone takes about two minutes. */
+export const DEFAULT_SCENARIOS: ScenarioName[] = SCENARIOS.filter((s) => s !== "idle");
 
 /** workerd here fails at ~3,400 simultaneous agent sockets: stay well below. */
 export const MAX_AGENTS = 2_000;
@@ -21,15 +24,20 @@ export type BenchConfig = {
   sweep: { commands: number; agents: number };
   storm: { agents: number };
   heartbeat: { agents: number; durationMs: number };
+  idle: IdleFleetOptions;
   roundTrips: { reps: number };
   baselines: { floorSamples: number; pushLatencySamples: number; graphileSamples: number; graphileJobs: number };
 };
+
+/** The real agents' heartbeat cadence (spec §1.10), and a warm-up past the 45 s liveness timeout. */
+const IDLE_PERIOD_MS = 30_000;
+const IDLE_WARMUP_MS = 50_000;
 
 export function presetConfig(quick: boolean): BenchConfig {
   return quick
     ? {
         quick,
-        scenarios: [...SCENARIOS],
+        scenarios: [...DEFAULT_SCENARIOS],
         pooler: "pgbouncer",
         // Sized to finish in under two minutes on a busy 2-core box. Hibernation needs > 10 s
         // idle whatever the preset: the longest single wait of a quick run.
@@ -38,18 +46,20 @@ export function presetConfig(quick: boolean): BenchConfig {
         sweep: { commands: 2_000, agents: 100 },
         storm: { agents: 300 },
         heartbeat: { agents: 200, durationMs: 8_000 },
+        idle: { agents: 200, periodMs: IDLE_PERIOD_MS, warmupMs: IDLE_WARMUP_MS, windowMs: 30_000 },
         roundTrips: { reps: 5 },
         baselines: { floorSamples: 30, pushLatencySamples: 30, graphileSamples: 30, graphileJobs: 500 },
       }
     : {
         quick,
-        scenarios: [...SCENARIOS],
+        scenarios: [...DEFAULT_SCENARIOS],
         pooler: "pgbouncer",
         dispatch: { levels: [1, 100, 1_000], samples: 200, hibernation: { samples: 100, idleMs: 11_500 } },
         throughput: { commands: 5_000, agents: 1_000, inFlight: 32 },
         sweep: { commands: 10_000, agents: 100 },
         storm: { agents: 2_000 },
         heartbeat: { agents: 2_000, durationMs: 20_000 },
+        idle: { agents: 1_000, periodMs: IDLE_PERIOD_MS, warmupMs: IDLE_WARMUP_MS, windowMs: 60_000 },
         roundTrips: { reps: 20 },
         baselines: { floorSamples: 200, pushLatencySamples: 200, graphileSamples: 200, graphileJobs: 5_000 },
       };
@@ -82,6 +92,7 @@ export function parseCli(argv: string[]): { config: BenchConfig; warnings: strin
     config.throughput.agents = n;
     config.storm.agents = n;
     config.heartbeat.agents = n;
+    config.idle.agents = n;
     config.sweep.agents = Math.min(config.sweep.agents, n);
   }
   if (values.commands !== undefined) {

@@ -8,6 +8,7 @@ import type { NeonFloorResult } from "./baselines/neon-floor";
 import type { ConnectStormResult } from "./scenarios/connect-storm";
 import type { DispatchResult } from "./scenarios/dispatch";
 import type { HeartbeatResult } from "./scenarios/heartbeat";
+import type { IdleFleetResult } from "./scenarios/idle-fleet";
 import type { RoundTripsResult } from "./scenarios/round-trips";
 import type { SweepDrainResult } from "./scenarios/sweep-drain";
 import type { ThroughputResult } from "./scenarios/throughput";
@@ -26,6 +27,7 @@ export type BenchResults = {
   sweep?: SweepDrainResult;
   storm?: ConnectStormResult;
   heartbeat?: HeartbeatResult;
+  idle?: IdleFleetResult;
   /** Phase name → error message, for phases that failed (the rest of the run went on). */
   errors: Record<string, string>;
 };
@@ -153,6 +155,15 @@ export function informational(results: BenchResults): Array<{ label: string; val
       value:
         `${hb.writesPerHeartbeat} agents-row writes/hb, ${hb.transactionsPerHeartbeat} xacts/hb, ` +
         `${hb.cpuMsPerHeartbeat ?? "n/a"} ms workerd CPU/hb (idle floor ${hb.idleCpuMsPerSecond ?? "n/a"} ms CPU/s)`,
+    });
+  }
+  const idle = results.idle;
+  if (idle) {
+    out.push({
+      label: `idle fleet (${idle.agents} agents, a heartbeat every ${idle.periodMs / 1000} s each, ${idle.windowMs / 1000} s window)`,
+      value:
+        `workerd ${idle.workerdCpuMsPerSecond ?? "n/a"} ms CPU/s, ${idle.cpuMsPerHeartbeat ?? "n/a"} ms per heartbeat (each wakes a hibernated object), ` +
+        `${idle.transactionsPerHeartbeat} xacts/hb, ${idle.drops} sockets dropped`,
     });
   }
   const gw = results.baselines.graphile;
