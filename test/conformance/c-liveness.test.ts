@@ -62,7 +62,7 @@ describe("C. heartbeat and liveness", () => {
     socket.close();
   });
 
-  it("[C21] arms the liveness alarm 45 s after connect and moves it 45 s past each heartbeat", async () => {
+  it("[C21] arms the liveness alarm 45 s after connect; an alarm that finds a newer heartbeat moves itself 45 s past it", async () => {
     const { agentId, apiKey } = await makeAgent();
     const before = Date.now();
     const socket = await connectAgent(agentId, apiKey);
@@ -78,6 +78,24 @@ describe("C. heartbeat and liveness", () => {
     expect(await runDurableObjectAlarm(stub(agentId))).toBe(true);
     const next = (await alarmAt())!;
     expect(next - seen).toBe(HEARTBEAT_TIMEOUT_MS);
+    expect(socket.ws.readyState).toBe(WebSocket.OPEN);
+    socket.close();
+  });
+
+  it("[C21] moves the liveness alarm 45 s past a heartbeat when it was nearly due, so a live agent's alarm never fires", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const alarmAt = async () => runInDurableObject(stub(agentId), (_o: AgentObject, state) => state.storage.getAlarm());
+    // A heartbeat soon after the last one leaves an alarm that is not nearly due where it is.
+    const first = (await alarmAt())!;
+    await heartbeat(socket, agentId, { status: "online" });
+    expect(await alarmAt()).toBe(first);
+
+    // As after a heartbeat 30 s ago (the agents' cadence): due in 15 s. The next heartbeat moves it.
+    await runInDurableObject(stub(agentId), (_o: AgentObject, state) => state.storage.setAlarm(Date.now() + 15_000));
+    await heartbeat(socket, agentId, { status: "online" });
+    const seen = (await readMemory(agentId))!.seen;
+    expect(await alarmAt()).toBe(seen + HEARTBEAT_TIMEOUT_MS);
     expect(socket.ws.readyState).toBe(WebSocket.OPEN);
     socket.close();
   });
