@@ -84,6 +84,8 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   #database: DbHandle | null = null;
+  /** The alarm as this instance last set it (null: none); undefined until it sets one. */
+  #alarmAt: number | null | undefined = undefined;
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
   #frames: Promise<void> = Promise.resolve();
   /** Outbox flushes, chained (see #flushOutbox). */
@@ -111,7 +113,7 @@ export class AgentObject extends DurableObject<Env> {
     this.ctx.storage.kv.delete(KEY.retryAt);
     this.ctx.storage.kv.delete(KEY.retryAttempt);
     this.#delivery.forgetPushed();
-    await this.ctx.storage.setAlarm(livenessDeadline(now));
+    await this.#setAlarm(livenessDeadline(now));
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }
@@ -212,6 +214,8 @@ export class AgentObject extends DurableObject<Env> {
    * than once, so this only acts on what storage says now.
    */
   override async alarm(): Promise<void> {
+    // The alarm that fired is spent; what this handler sets is recorded as it sets it.
+    this.#alarmAt = null;
     const current = this.#current();
     const memory = this.#getHeartbeat();
     const now = Date.now();
@@ -237,8 +241,15 @@ export class AgentObject extends DurableObject<Env> {
     const memory = this.#getHeartbeat();
     const liveness = memory && this.#current() ? livenessDeadline(memory.seen) : Number.POSITIVE_INFINITY;
     const next = Math.min(liveness, this.ctx.storage.kv.get<number>(KEY.retryAt) ?? Number.POSITIVE_INFINITY);
-    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
-    else await this.ctx.storage.deleteAlarm();
+    await this.#setAlarm(Number.isFinite(next) ? next : null);
+  }
+
+  /** Every change of the alarm goes through here, so #alarmAt can stand in for reading it. */
+  async #setAlarm(at: number | null): Promise<void> {
+    this.#alarmAt = undefined;
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
+    this.#alarmAt = at;
   }
 
   /**
@@ -247,10 +258,12 @@ export class AgentObject extends DurableObject<Env> {
    * every two heartbeats only to find a newer one and re-arm: at the real 30 s cadence that is
    * one wake-up per heartbeat, each costing more workerd CPU than the heartbeat itself.
    * Faster heartbeats move it only once it is within ALARM_SLACK_MS of due, sparing a write each.
+   * Just woken, the object does not know its alarm and moves it without reading it first: at the
+   * 30 s cadence the heartbeat would move it anyway.
    */
   async #keepAlarmAhead(seen: number): Promise<void> {
-    const at = await this.ctx.storage.getAlarm();
-    if (at !== null && at >= livenessDeadline(seen) - ALARM_SLACK_MS) return;
+    const at = this.#alarmAt;
+    if (at !== undefined && at !== null && at >= livenessDeadline(seen) - ALARM_SLACK_MS) return;
     await this.#armAlarm();
   }
 

@@ -91,8 +91,11 @@ describe("C. heartbeat and liveness", () => {
     await heartbeat(socket, agentId, { status: "online" });
     expect(await alarmAt()).toBe(first);
 
-    // As after a heartbeat 30 s ago (the agents' cadence): due in 15 s. The next heartbeat moves it.
-    await runInDurableObject(stub(agentId), (_o: AgentObject, state) => state.storage.setAlarm(Date.now() + 15_000));
+    // The last heartbeat 30 s ago (the agents' cadence): an alarm running now re-arms 15 s ahead.
+    await rewind(agentId, { seen: 30_000 });
+    expect(await runDurableObjectAlarm(stub(agentId))).toBe(true);
+    expect((await alarmAt())! - Date.now()).toBeLessThanOrEqual(15_000);
+    // The next heartbeat moves it 45 s past itself.
     await heartbeat(socket, agentId, { status: "online" });
     const seen = (await readMemory(agentId))!.seen;
     expect(await alarmAt()).toBe(seen + HEARTBEAT_TIMEOUT_MS);
