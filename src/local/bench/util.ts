@@ -8,6 +8,14 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Monotonic milliseconds; every latency in the bench is a difference of two of these. */
 export const now = () => performance.now();
 
+/** Waits until `ms` have passed since `since` (a Date.now() time), calling `show` with the elapsed ms every 250 ms. */
+export async function waitShowing(since: number, ms: number, show: (elapsedMs: number) => void): Promise<void> {
+  for (let elapsed = Date.now() - since; elapsed < ms; elapsed = Date.now() - since) {
+    show(elapsed);
+    await sleep(Math.min(250, ms - elapsed));
+  }
+}
+
 /**
  * Runs `task(i)` for i in [0, count) with at most `limit` in flight. Errors are collected, not
  * thrown, so one failed request does not abandon a throughput run half way.

@@ -15,7 +15,7 @@ import type { PoolerMode } from "../stack";
 import { BENCH_TEMPLATE } from "../stack";
 import type { LatencySummary } from "../stats";
 import { summarize } from "../stats";
-import { Rendezvous, now, sleep } from "../util";
+import { Rendezvous, now, sleep, waitShowing } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
 
@@ -207,10 +207,7 @@ async function fromHibernation(
       if (i >= 0) warm.push(ms);
       ctx.progress.update(`admin command, warm reference: ${Math.max(0, i + 1)}/${opts.samples}`);
     }
-    while (Date.now() - quietSince < opts.idleMs) {
-      ctx.progress.update(`idle ${((Date.now() - quietSince) / 1000).toFixed(1)} s so Durable Objects hibernate`);
-      await sleep(250);
-    }
+    await waitShowing(quietSince, opts.idleMs, (ms) => ctx.progress.update(`idle ${(ms / 1000).toFixed(1)} s so Durable Objects hibernate`));
     const samples: number[] = [];
     let failures = 0;
     for (const agentId of idle) {

@@ -11,7 +11,7 @@
 import { AgentFleet } from "../agents";
 import { treeCpuMs } from "../proc";
 import { round } from "../stats";
-import { pollProgress, sleep } from "../util";
+import { pollProgress, sleep, waitShowing } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
 
@@ -79,11 +79,9 @@ export async function runHeartbeat(ctx: BenchContext, opts: { agents: number; du
     const hb0 = fleet.counters.heartbeats;
     const started = Date.now();
     fleet.startHeartbeats(periodMs);
-    while (Date.now() - started < opts.durationMs) {
-      const elapsed = (Date.now() - started) / 1000;
-      progress.update(`${fleet.counters.heartbeats - hb0} heartbeats in ${elapsed.toFixed(1)} s (${opts.agents} agents, every ${periodMs} ms each)`);
-      await sleep(250);
-    }
+    await waitShowing(started, opts.durationMs, (ms) =>
+      progress.update(`${fleet.counters.heartbeats - hb0} heartbeats in ${(ms / 1000).toFixed(1)} s (${opts.agents} agents, every ${periodMs} ms each)`),
+    );
     fleet.stopHeartbeats();
     const durationMs = Date.now() - started;
     const heartbeats = fleet.counters.heartbeats - hb0;

@@ -10,7 +10,7 @@
 import { AgentFleet } from "../agents";
 import { treeCpuMs } from "../proc";
 import { round } from "../stats";
-import { sleep } from "../util";
+import { waitShowing } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
 
@@ -34,11 +34,15 @@ export async function runIdleFleet(ctx: BenchContext, opts: IdleFleetOptions): P
   try {
     await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
     fleet.startHeartbeats(opts.periodMs);
-    await waitShowing(ctx, opts.warmupMs, (s) => `warm-up: ${s} s of ${opts.warmupMs / 1000} (${opts.agents} agents, a heartbeat every ${opts.periodMs / 1000} s each)`);
+    await waitShowing(Date.now(), opts.warmupMs, (ms) =>
+      progress.update(`warm-up: ${seconds(ms)} s of ${opts.warmupMs / 1000} (${opts.agents} agents, a heartbeat every ${opts.periodMs / 1000} s each)`),
+    );
     const before = await stack.stats.snapshot();
     const cpu0 = treeCpuMs(stack.workerPid);
     const hb0 = fleet.counters.heartbeats;
-    await waitShowing(ctx, opts.windowMs, (s) => `measuring: ${s} s of ${opts.windowMs / 1000}, ${fleet.counters.heartbeats - hb0} heartbeats`);
+    await waitShowing(Date.now(), opts.windowMs, (ms) =>
+      progress.update(`measuring: ${seconds(ms)} s of ${opts.windowMs / 1000}, ${fleet.counters.heartbeats - hb0} heartbeats`),
+    );
     const cpu1 = treeCpuMs(stack.workerPid);
     const heartbeats = fleet.counters.heartbeats - hb0;
     fleet.stopHeartbeats();
@@ -62,10 +66,4 @@ export async function runIdleFleet(ctx: BenchContext, opts: IdleFleetOptions): P
   }
 }
 
-async function waitShowing(ctx: BenchContext, ms: number, text: (elapsedS: string) => string): Promise<void> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    ctx.progress.update(text(((Date.now() - started) / 1000).toFixed(0)));
-    await sleep(Math.min(250, ms - (Date.now() - started)));
-  }
-}
+const seconds = (ms: number) => (ms / 1000).toFixed(0);
