@@ -25,9 +25,10 @@ import { CommandDelivery } from "./delivery";
 import type { PushableCommand } from "./delivery";
 import { applyAgentFrame } from "./frames";
 import type { WorkFrame } from "./frames";
-import { heartbeatNeedsWrite, isSilent, livenessDeadline, readHeartbeatMemory, retryDelayMs } from "./liveness";
+import { heartbeatNeedsWrite, isSilent, livenessDeadline, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
 import { FrameOutbox } from "./outbox";
+import { StoredValue } from "./stored-value";
 import { MAX_FRAME_BYTES, parseAgentFrame } from "./protocol";
 
 /** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
@@ -38,18 +39,6 @@ export const CLOSE_REPLACED = 4000;
 export const CLOSE_SILENT = 4001;
 export const CLOSE_REVOKED = 4002;
 const CLOSE_TOO_BIG = 1009;
-
-/** Storage keys (DO-local SQLite, synchronous). */
-const KEY = {
-  current: "current",
-  agentId: "agentId",
-  hb: "heartbeat",
-  /** A new socket's connect work (mark online, re-queue unacked) is still to do. */
-  connectWork: "connectWork",
-  /** A drain failed (e.g. the database was unreachable): retry at this time, with this attempt. */
-  retryAt: "retryAt",
-  retryAttempt: "retryAttempt",
-} as const;
 
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
@@ -65,6 +54,14 @@ export class AgentObject extends DurableObject<Env> {
   /** Frames kept while Postgres was unreachable (see outbox.ts). */
   readonly #outbox: FrameOutbox;
   readonly #delivery: CommandDelivery;
+  // What must survive hibernation besides the sockets and their attachments (DO storage).
+  /** The current socket's connId. */
+  readonly #currentId = new StoredValue<string>(this.ctx.storage.kv, "current");
+  /** A new socket's connect work (mark online, re-queue unacked) is still to do. */
+  readonly #connectWorkDue = new StoredValue<true>(this.ctx.storage.kv, "connectWork");
+  /** A drain failed (e.g. the database was unreachable): retry at this time, with this attempt. */
+  readonly #retryAt = new StoredValue<number>(this.ctx.storage.kv, "retryAt");
+  readonly #retryAttempt = new StoredValue<number>(this.ctx.storage.kv, "retryAttempt");
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -75,7 +72,7 @@ export class AgentObject extends DurableObject<Env> {
       policy: () => this.#policy(),
       log: (agentId) => this.#log(agentId),
       beforeClaim: (db, agentId) => this.#connectWork(db, agentId),
-      onEmpty: () => this.ctx.storage.kv.delete(KEY.retryAttempt),
+      onEmpty: () => this.#retryAttempt.set(undefined),
       onFailure: async (err, agentId) => {
         this.#log(agentId).error("AgentObject drain failed; will retry", { err });
         await this.#scheduleRetry();
@@ -84,6 +81,8 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   #database: DbHandle | null = null;
+  /** The current socket as last found, so a frame does not scan every socket's attachment. */
+  #socket: WebSocket | null = null;
   /** The alarm as this instance last set it (null: none); undefined until it sets one. */
   #alarmAt: number | null | undefined = undefined;
   /** Frames are applied one at a time, in arrival order, so their writes land in that order. */
@@ -101,17 +100,15 @@ export class AgentObject extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
-    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now };
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat: { seen: now, written: 0, capacity: "" } };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
-    this.ctx.storage.kv.put(KEY.current, attachment.connId);
-    this.ctx.storage.kv.put(KEY.agentId, agentId);
-    this.#putHeartbeat({ seen: now, written: 0, capacity: "" });
+    this.#setCurrentId(attachment.connId);
     // The next drain does the connect work first (see #connectWork).
-    this.ctx.storage.kv.put(KEY.connectWork, true);
-    this.ctx.storage.kv.delete(KEY.retryAt);
-    this.ctx.storage.kv.delete(KEY.retryAttempt);
+    this.#connectWorkDue.set(true);
+    this.#retryAt.set(undefined);
+    this.#retryAttempt.set(undefined);
     this.#delivery.forgetPushed();
     await this.#setAlarm(livenessDeadline(now));
     for (const ws of this.ctx.getWebSockets()) {
@@ -136,7 +133,7 @@ export class AgentObject extends DurableObject<Env> {
     // `behind` is absent in a push from a Worker deployed before it existed, which pushed only
     // commands with nothing older pending: during a deploy, old Workers still call new objects.
     const behind = push?.behind ?? [];
-    if (push && !this.#delivery.busy && !this.ctx.storage.kv.get(KEY.connectWork) && this.#delivery.canPushBehind(behind)) {
+    if (push && !this.#delivery.busy && !this.#connectWorkDue.get() && this.#delivery.canPushBehind(behind)) {
       return { ok: true, sent: await this.#delivery.push(agentId, current.ws, push) };
     }
     return { ok: true, sent: await this.#delivery.drain(agentId) };
@@ -160,8 +157,7 @@ export class AgentObject extends DurableObject<Env> {
     await this.#writeStatus(async () => {
       if (this.#current()) await agentMarkOnline(this.#db(), current.attachment.agentId);
     });
-    const memory = this.#getHeartbeat();
-    if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
+    this.#noteWritten(Date.now());
     return true;
   }
 
@@ -217,30 +213,29 @@ export class AgentObject extends DurableObject<Env> {
     // The alarm that fired is spent; what this handler sets is recorded as it sets it.
     this.#alarmAt = null;
     const current = this.#current();
-    const memory = this.#getHeartbeat();
     const now = Date.now();
-    if (current && memory && isSilent(memory.seen, now)) {
-      this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: memory.seen });
+    if (current && isSilent(current.attachment.heartbeat.seen, now)) {
+      this.#log(current.attachment.agentId).warn("no heartbeat: closing the socket", { lastSeen: current.attachment.heartbeat.seen });
       current.ws.close(CLOSE_SILENT, "no heartbeat");
       await this.#onDisconnected(current.ws, current.attachment);
       return;
     }
-    const retryAt = this.ctx.storage.kv.get<number>(KEY.retryAt);
+    const retryAt = this.#retryAt.get();
     if (retryAt !== undefined && retryAt <= now) {
-      this.ctx.storage.kv.delete(KEY.retryAt);
+      this.#retryAt.set(undefined);
       // Kept frames first: they were received before anything the drain could cause.
       const flushed = await this.#flushOutbox();
       if (flushed && current) await this.#delivery.drain(current.attachment.agentId); // re-schedules itself on failure
-      else if (flushed) this.ctx.storage.kv.delete(KEY.retryAttempt);
+      else if (flushed) this.#retryAttempt.set(undefined);
     }
     await this.#armAlarm();
   }
 
   /** One alarm serves two deadlines, liveness and a pending retry; it is set to the sooner. */
   async #armAlarm(): Promise<void> {
-    const memory = this.#getHeartbeat();
-    const liveness = memory && this.#current() ? livenessDeadline(memory.seen) : Number.POSITIVE_INFINITY;
-    const next = Math.min(liveness, this.ctx.storage.kv.get<number>(KEY.retryAt) ?? Number.POSITIVE_INFINITY);
+    const current = this.#current();
+    const liveness = current ? livenessDeadline(current.attachment.heartbeat.seen) : Number.POSITIVE_INFINITY;
+    const next = Math.min(liveness, this.#retryAt.get() ?? Number.POSITIVE_INFINITY);
     await this.#setAlarm(Number.isFinite(next) ? next : null);
   }
 
@@ -269,25 +264,26 @@ export class AgentObject extends DurableObject<Env> {
 
   /** Sets the next retry; returns its attempt number and delay, for the log. */
   async #scheduleRetry(): Promise<{ attempt: number; retryInMs: number }> {
-    const attempt = (this.ctx.storage.kv.get<number>(KEY.retryAttempt) ?? 0) + 1;
+    const attempt = (this.#retryAttempt.get() ?? 0) + 1;
     const retryInMs = Math.round(retryDelayMs(attempt));
-    this.ctx.storage.kv.put(KEY.retryAttempt, attempt);
-    this.ctx.storage.kv.put(KEY.retryAt, Date.now() + retryInMs);
+    this.#retryAttempt.set(attempt);
+    this.#retryAt.set(Date.now() + retryInMs);
     await this.#armAlarm();
     return { attempt, retryInMs };
   }
 
   /**
-   * The busiest message in the system: remember it in DO storage (cheap, local) and write
+   * The busiest message in the system: remember it with the socket (no storage write) and write
    * Postgres only when selection or capacity needs it (see liveness.ts).
    */
   async #onHeartbeat(attachment: Attachment, capacity: unknown): Promise<void> {
-    if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
+    const current = this.#current();
+    if (current?.attachment.connId !== attachment.connId) return;
     const now = Date.now();
-    const memory = this.#getHeartbeat() ?? { seen: now, written: 0, capacity: "" };
+    const memory = current.attachment.heartbeat;
     const capacityJson = capacity === undefined ? undefined : JSON.stringify(capacity);
     const write = heartbeatNeedsWrite(memory, now, capacityJson);
-    this.#putHeartbeat({ ...memory, seen: now });
+    this.#putHeartbeat(current, { ...memory, seen: now });
     await this.#keepAlarmAhead(now);
     if (!write) return;
     try {
@@ -295,7 +291,10 @@ export class AgentObject extends DurableObject<Env> {
       await this.#writeStatus(async () => {
         if (this.#current()) await agentMarkOnline(this.#db(), attachment.agentId, capacity);
       });
-      this.#putHeartbeat({ seen: now, written: now, capacity: capacityJson ?? memory.capacity });
+      const latest = this.#current();
+      if (latest?.attachment.connId === attachment.connId) {
+        this.#putHeartbeat(latest, { ...latest.attachment.heartbeat, written: now, capacity: capacityJson ?? memory.capacity });
+      }
     } catch (err) {
       // Not written: the next heartbeat tries again, since `written` did not move.
       this.#log(attachment.agentId).error("AgentObject heartbeat write failed", { err });
@@ -352,7 +351,7 @@ export class AgentObject extends DurableObject<Env> {
     this.#log(rows[0]!.agentId).info("kept frames applied", { applied, kept: this.#outbox.size() });
     if (this.#outbox.size() > 0) {
       // The database is back: the next batch goes at the shortest delay, not the outage's.
-      this.ctx.storage.kv.delete(KEY.retryAttempt);
+      this.#retryAttempt.set(undefined);
       await this.#scheduleRetry();
       return false;
     }
@@ -375,13 +374,14 @@ export class AgentObject extends DurableObject<Env> {
 
   /** Only the current socket's close marks the agent offline (checklist 25). */
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
-    if (this.ctx.storage.kv.get(KEY.current) !== attachment.connId) return;
-    for (const key of [KEY.current, KEY.hb, KEY.connectWork]) this.ctx.storage.kv.delete(key);
+    if (this.#currentId.get() !== attachment.connId) return;
+    this.#setCurrentId(undefined);
+    this.#connectWorkDue.set(undefined);
     this.#delivery.forgetPushed();
     // A retry still pending (kept frames) keeps the alarm; liveness no longer does.
     if (this.#outbox.size() === 0) {
-      this.ctx.storage.kv.delete(KEY.retryAt);
-      this.ctx.storage.kv.delete(KEY.retryAttempt);
+      this.#retryAt.set(undefined);
+      this.#retryAttempt.set(undefined);
     }
     await this.#armAlarm();
     try {
@@ -405,32 +405,47 @@ export class AgentObject extends DurableObject<Env> {
    * (see CommandDelivery.recordsWritten).
    */
   async #connectWork(db: Db, agentId: string): Promise<void> {
-    if (!this.ctx.storage.kv.get(KEY.connectWork)) return;
+    if (!this.#connectWorkDue.get()) return;
     await this.#delivery.recordsWritten(RECORDS_WAIT_MS);
     await this.#writeStatus(async () => {
       await commandRequeueUnacked(db, agentId, { markOnline: this.#current() !== null });
     });
-    const memory = this.#getHeartbeat();
-    if (memory) this.#putHeartbeat({ ...memory, written: Date.now() });
-    this.ctx.storage.kv.delete(KEY.connectWork);
+    this.#noteWritten(Date.now());
+    this.#connectWorkDue.set(undefined);
   }
 
   #current(): { ws: WebSocket; attachment: Attachment } | null {
-    const connId = this.ctx.storage.kv.get(KEY.current);
-    if (typeof connId !== "string") return null;
+    const connId = this.#currentId.get();
+    if (connId === undefined) return null;
+    const known = this.#socket;
+    if (known?.readyState === WebSocket.OPEN) {
+      const attachment = readAttachment(known);
+      if (attachment?.connId === connId) return { ws: known, attachment };
+    }
+    this.#socket = null;
     for (const ws of this.ctx.getWebSockets()) {
       const attachment = readAttachment(ws);
-      if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) return { ws, attachment };
+      if (attachment?.connId === connId && ws.readyState === WebSocket.OPEN) {
+        this.#socket = ws;
+        return { ws, attachment };
+      }
     }
     return null;
   }
 
-  #getHeartbeat(): HeartbeatMemory | null {
-    return readHeartbeatMemory(this.ctx.storage.kv, KEY.hb);
+  #setCurrentId(connId: string | undefined): void {
+    this.#currentId.set(connId);
+    this.#socket = null;
   }
 
-  #putHeartbeat(memory: HeartbeatMemory): void {
-    this.ctx.storage.kv.put(KEY.hb, memory);
+  #putHeartbeat(current: { ws: WebSocket; attachment: Attachment }, heartbeat: HeartbeatMemory): void {
+    current.ws.serializeAttachment({ ...current.attachment, heartbeat });
+  }
+
+  /** Postgres has just been told the agent is online: the stored heartbeat is fresh. */
+  #noteWritten(at: number): void {
+    const current = this.#current();
+    if (current) this.#putHeartbeat(current, { ...current.attachment.heartbeat, written: at });
   }
 
   #writeStatus(write: () => Promise<void>): Promise<void> {

@@ -1,20 +1,27 @@
 /**
  * Per-socket state AgentObject keeps with each WebSocket (serializeAttachment), so it survives
  * hibernation. Used only by AgentObject.
+ *
+ * The heartbeat memory lives here rather than in DO storage: it belongs to one socket (a new
+ * socket starts its own), and an attachment is kept in memory with the socket, so a heartbeat
+ * that changes nothing else writes no storage (in production, no billed row write; locally, no
+ * SQLite commit and fsync on workerd's thread).
  */
-export type Attachment = { agentId: string; connId: string; connectedAt: number };
+import type { HeartbeatMemory } from "./liveness";
+
+export type Attachment = { agentId: string; connId: string; connectedAt: number; heartbeat: HeartbeatMemory };
 
 /** Reads and validates a socket's attachment; null for anything unexpected (never throws). */
 export function readAttachment(ws: WebSocket): Attachment | null {
   const value: unknown = ws.deserializeAttachment();
-  if (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Attachment).agentId === "string" &&
-    typeof (value as Attachment).connId === "string" &&
-    typeof (value as Attachment).connectedAt === "number"
-  ) {
-    return value as Attachment;
-  }
-  return null;
+  if (typeof value !== "object" || value === null) return null;
+  const a = value as Partial<Attachment>;
+  if (typeof a.agentId !== "string" || typeof a.connId !== "string" || typeof a.connectedAt !== "number") return null;
+  const hb = a.heartbeat;
+  const heartbeat =
+    typeof hb === "object" && hb !== null && typeof hb.seen === "number" && typeof hb.written === "number" && typeof hb.capacity === "string"
+      ? hb
+      : // A socket accepted before the memory moved here: as if it had just connected.
+        { seen: a.connectedAt, written: 0, capacity: "" };
+  return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat };
 }

@@ -12,7 +12,7 @@ export const HEARTBEAT_TIMEOUT_MS = 45_000;
  */
 export const HEARTBEAT_WRITE_INTERVAL_MS = 55_000;
 
-/** What the DO remembers between heartbeats (in its storage, so it survives hibernation). */
+/** What the DO remembers between heartbeats (in the socket's attachment, so it survives hibernation). */
 export type HeartbeatMemory = {
   /** Last heartbeat or connect, ms since epoch. */
   seen: number;
@@ -36,14 +36,6 @@ export function livenessDeadline(seen: number): number {
 /** True once the socket has been silent for the whole timeout. */
 export function isSilent(seen: number, now: number): boolean {
   return now - seen >= HEARTBEAT_TIMEOUT_MS;
-}
-
-/** Reads the heartbeat memory from DO storage; null when absent or malformed (never throws). */
-export function readHeartbeatMemory(kv: SyncKvStorage, key: string): HeartbeatMemory | null {
-  const value: unknown = kv.get(key);
-  if (typeof value !== "object" || value === null) return null;
-  const m = value as HeartbeatMemory;
-  return typeof m.seen === "number" && typeof m.written === "number" && typeof m.capacity === "string" ? m : null;
 }
 
 /** Retry delays for failed drains and kept frames: exponential from 250 ms, capped at 15 s, jittered. */

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { AgentObject } from "../../src/agent/agent-object";
+import { readAttachment } from "../../src/agent/attachment";
 import { HEARTBEAT_TIMEOUT_MS, HEARTBEAT_WRITE_INTERVAL_MS } from "../../src/agent/liveness";
 import type { HeartbeatMemory } from "../../src/agent/liveness";
 import { makeAgent, makeTemplate, query } from "../helpers/db";
@@ -27,12 +28,16 @@ async function heartbeat(socket: AgentSocket, agentId: string, payload: Record<s
 }
 
 const stub = (agentId: string) => env.AGENT.getByName(agentId);
-const readMemory = (agentId: string) =>
-  runInDurableObject(stub(agentId), (_o: AgentObject, state) => state.storage.kv.get<HeartbeatMemory>("heartbeat"));
+/** The heartbeat memory lives in the open socket's attachment (see attachment.ts). */
+const openSocket = (state: DurableObjectState) => state.getWebSockets().find((ws) => ws.readyState === WebSocket.OPEN)!;
+const readMemory = (agentId: string): Promise<HeartbeatMemory> =>
+  runInDurableObject(stub(agentId), (_o: AgentObject, state) => readAttachment(openSocket(state))!.heartbeat);
 const rewind = (agentId: string, ms: { seen?: number; written?: number }) =>
   runInDurableObject(stub(agentId), (_o: AgentObject, state) => {
-    const m = state.storage.kv.get<HeartbeatMemory>("heartbeat")!;
-    state.storage.kv.put("heartbeat", { ...m, seen: m.seen - (ms.seen ?? 0), written: m.written - (ms.written ?? 0) });
+    const ws = openSocket(state);
+    const a = readAttachment(ws)!;
+    const m = a.heartbeat;
+    ws.serializeAttachment({ ...a, heartbeat: { ...m, seen: m.seen - (ms.seen ?? 0), written: m.written - (ms.written ?? 0) } });
   });
 
 describe("C. heartbeat and liveness", () => {
@@ -74,7 +79,7 @@ describe("C. heartbeat and liveness", () => {
     // A heartbeat 10 s "later": the alarm firing at the old deadline finds it and re-arms.
     await rewind(agentId, { seen: 10_000 });
     await heartbeat(socket, agentId, { status: "online" });
-    const seen = (await readMemory(agentId))!.seen;
+    const seen = (await readMemory(agentId)).seen;
     expect(await runDurableObjectAlarm(stub(agentId))).toBe(true);
     const next = (await alarmAt())!;
     expect(next - seen).toBe(HEARTBEAT_TIMEOUT_MS);
@@ -97,7 +102,7 @@ describe("C. heartbeat and liveness", () => {
     expect((await alarmAt())! - Date.now()).toBeLessThanOrEqual(15_000);
     // The next heartbeat moves it 45 s past itself.
     await heartbeat(socket, agentId, { status: "online" });
-    const seen = (await readMemory(agentId))!.seen;
+    const seen = (await readMemory(agentId)).seen;
     expect(await alarmAt()).toBe(seen + HEARTBEAT_TIMEOUT_MS);
     expect(socket.ws.readyState).toBe(WebSocket.OPEN);
     socket.close();
@@ -131,6 +136,21 @@ describe("C. heartbeat and liveness", () => {
     expect((await create()).status).toBe(202);
     await query(sql`update agents set status = 'draining', last_heartbeat = now() where agent_id = ${agentId}`);
     expect((await create()).status).toBe(503);
+    socket.close();
+  });
+
+  it("keeps a routine heartbeat out of the object's storage: it is remembered with the socket", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const storage = () =>
+      runInDurableObject(stub(agentId), async (_o: AgentObject, state) => ({ kv: [...state.storage.kv.list()], alarm: await state.storage.getAlarm() }));
+    await heartbeat(socket, agentId, { status: "online" });
+    const before = await storage();
+    const seen = (await readMemory(agentId)).seen;
+    await rewind(agentId, { seen: 1_000 });
+    await heartbeat(socket, agentId, { status: "online", activeSessions: 1 });
+    expect((await readMemory(agentId)).seen).toBeGreaterThanOrEqual(seen);
+    expect(await storage()).toEqual(before);
     socket.close();
   });
 
