@@ -28,12 +28,16 @@ export type FleetOptions = {
   onCommand?: (event: CommandEvent) => void;
 };
 
-type Member = AgentCredentials & { ws: WebSocket | null; open: boolean };
+/** `beatAt`: performance.now() of the member's next heartbeat while heartbeats run. */
+type Member = AgentCredentials & { ws: WebSocket | null; open: boolean; beatAt: number };
 
 /** Reconnect backoff for refused handshakes (e.g. a 503 while Postgres is saturated). */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
 const HEARTBEAT_TICK_MS = 100;
+
+/** Real agents' heartbeat interval: the flag default and Helm's `30s` (spec §1.10, `HEALTH_CHECK_INTERVAL`). */
+export const AGENT_HEARTBEAT_MS = 30_000;
 
 export class AgentFleet {
   readonly counters = { received: 0, acks: 0, completes: 0, heartbeats: 0, refused: 0, drops: 0 };
@@ -41,6 +45,7 @@ export class AgentFleet {
   readonly #opts: FleetOptions;
   #stopping = false;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeatPeriodMs = 0;
   #heartbeatPaused = false;
 
   constructor(opts: FleetOptions) {
@@ -75,7 +80,7 @@ export class AgentFleet {
    * `timeoutMs`; resolves once every socket is open.
    */
   async connect(agents: AgentCredentials[], opts: { concurrency: number; timeoutMs: number }): Promise<void> {
-    const members = agents.map((a) => ({ ...a, ws: null, open: false }) satisfies Member);
+    const members = agents.map((a) => ({ ...a, ws: null, open: false, beatAt: 0 }) satisfies Member);
     this.#members.push(...members);
     const deadline = Date.now() + opts.timeoutMs;
     let next = 0;
@@ -115,6 +120,8 @@ export class AgentFleet {
       ws.once("open", () => {
         member.ws = ws;
         member.open = true;
+        // A real agent's first heartbeat comes one interval after its connect (a ticker).
+        member.beatAt = performance.now() + this.#heartbeatPeriodMs;
         resolve();
       });
       ws.once("error", reject);
@@ -177,23 +184,34 @@ export class AgentFleet {
   }
 
   /**
-   * Every agent heartbeats once per `periodMs`, spread evenly over the period (real agents are
-   * not synchronised). The DO closes a socket silent for 45 s, so long phases need this.
+   * Every agent heartbeats once per `periodMs`, as real agents do: one interval after it connects,
+   * and then every interval. Agents already connected start spread evenly over one period (real
+   * agents are not synchronised). The DO closes a socket silent for 45 s, so long phases need this.
    */
   startHeartbeats(periodMs: number): void {
     this.stopHeartbeats();
-    const buckets = Math.max(1, Math.round(periodMs / HEARTBEAT_TICK_MS));
-    let tick = 0;
+    this.#heartbeatPeriodMs = periodMs;
+    const start = performance.now();
+    this.#members.forEach((m, i) => {
+      m.beatAt = start + ((i + 1) / this.#members.length) * periodMs;
+    });
     this.#heartbeatTimer = setInterval(() => {
-      const bucket = tick++ % buckets;
-      if (this.#heartbeatPaused) return;
-      for (let i = bucket; i < this.#members.length; i += buckets) this.heartbeat(i);
+      const t = performance.now();
+      for (let i = 0; i < this.#members.length; i++) {
+        const m = this.#members[i]!;
+        if (!m.open || m.beatAt > t) continue;
+        if (!this.#heartbeatPaused) this.heartbeat(i);
+        m.beatAt += periodMs;
+        // Behind schedule (a stalled event loop): the next one a whole period after this one.
+        if (m.beatAt <= t) m.beatAt = t + periodMs;
+      }
     }, HEARTBEAT_TICK_MS);
   }
 
   stopHeartbeats(): void {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
+    this.#heartbeatPeriodMs = 0;
   }
 
   /** Pausing (not stopping) keeps the schedule, so resuming does not bunch heartbeats up. */

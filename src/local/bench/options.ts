@@ -4,6 +4,7 @@
  * `npm run bench [-- --quick] [--agents N] [--commands N] [--scenario a,b] [--pooler pgbouncer|direct|both]`
  */
 import { parseArgs } from "node:util";
+import { AGENT_HEARTBEAT_MS } from "./agents";
 import type { IdleFleetOptions } from "./scenarios/idle-fleet";
 import type { PoolerMode } from "./stack";
 
@@ -29,8 +30,8 @@ export type BenchConfig = {
   baselines: { floorSamples: number; pushLatencySamples: number; graphileSamples: number; graphileJobs: number };
 };
 
-/** The real agents' heartbeat cadence (spec §1.10), and a warm-up past the 45 s liveness timeout. */
-const IDLE_PERIOD_MS = 30_000;
+/** The idle fleet heartbeats at the real agents' cadence, and warms up past the 45 s liveness timeout. */
+const IDLE_PERIOD_MS = AGENT_HEARTBEAT_MS;
 const IDLE_WARMUP_MS = 50_000;
 
 export function presetConfig(quick: boolean): BenchConfig {

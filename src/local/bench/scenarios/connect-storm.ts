@@ -3,7 +3,7 @@
  * connect at the same moment (a deploy or a network blip ends every socket at once). Measured
  * until Postgres shows them all online and every queued command has reached its agent.
  */
-import { AgentFleet } from "../agents";
+import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
 import { now, pollProgress, pollUntil } from "../util";
 import type { BenchContext } from "./common";
 import { countOnline, retireFleet } from "./common";
@@ -51,6 +51,8 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
       () => `${fleet.openCount}/${opts.agents} open, ${online} online, ${seen.size} commands received, ${fleet.counters.refused} refused`,
     );
     try {
+      // As real agents: each heartbeats one interval after its connect, storm or not.
+      fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
       // Every handshake at once: no concurrency limit.
       const opening = fleet.connect(creds, { concurrency: Number.POSITIVE_INFINITY, timeoutMs: STORM_TIMEOUT_MS });
       const onlineWatch = pollUntil(
@@ -68,7 +70,6 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
       const openAt = now();
       await onlineWatch;
       await pollProgress("storm commands received", () => seen.size, opts.agents, STALL_MS, 20);
-      fleet.startHeartbeats(20_000);
       const result: ConnectStormResult = {
         agents: opts.agents,
         refused: fleet.counters.refused,

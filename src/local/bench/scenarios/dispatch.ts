@@ -9,7 +9,7 @@
  * has arrived (outside the timed window), so every agent stays at load 0 and the selection keeps
  * choosing the same, recently active agent. The selection query still ranks all N agents.
  */
-import { AgentFleet } from "../agents";
+import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
 import { processCpuMs } from "../proc";
 import type { PoolerMode } from "../stack";
 import { BENCH_TEMPLATE } from "../stack";
@@ -72,8 +72,6 @@ export type DispatchOptions = {
 
 const WARMUP = 5;
 const FRAME_TIMEOUT_MS = 10_000;
-/** Agents heartbeat this often while connected: well inside the DO's 45 s liveness window. */
-const HEARTBEAT_PERIOD_MS = 20_000;
 /** Sampling from hibernation stops this long after the last heartbeat, before liveness closes sockets. */
 const HIBERNATION_BUDGET_MS = 30_000;
 
@@ -113,10 +111,10 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
   };
 
   try {
+    fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
     for (const level of levels) {
       progress.update(`connecting agents for level ${level}`);
       await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
-      fleet.startHeartbeats(HEARTBEAT_PERIOD_MS);
       const samples: number[] = [];
       const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[] };
       const cpu = { create: new CpuTally(), bare: new CpuTally() };

@@ -3,7 +3,7 @@
  * system would), older than the sweep's grace period, across connected agents; the cron handler
  * is invoked back to back until every command has reached its agent. Measures the repair path.
  */
-import { AgentFleet } from "../agents";
+import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
 import { perSecond } from "../stats";
 import { now } from "../util";
 import type { BenchContext } from "./common";
@@ -42,8 +42,8 @@ export async function runSweepDrain(ctx: BenchContext, opts: { commands: number;
   });
   const creds = await stack.makeAgents(prefix, opts.agents);
   try {
+    fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
     await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
-    fleet.startHeartbeats(20_000);
     // Connect drains (online write, re-queue, claim) lag behind the online write under a burst:
     // one still to claim would take the backlog before the sweep ever sees it.
     progress.update("waiting for the connect drains to finish");

@@ -4,7 +4,7 @@
  * command at once. Measured from the first create to the moment Postgres shows every command
  * `completed` (the agents' answers applied, not merely sent).
  */
-import { AgentFleet } from "../agents";
+import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
 import { databaseCpuMs, treeCpuMs } from "../proc";
 import { BENCH_TEMPLATE } from "../stack";
 import { perSecond, round } from "../stats";
@@ -52,8 +52,8 @@ export async function runThroughput(
   const user = "bench-tput";
   const token = await stack.token(user);
   try {
+    fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
     await connectAndWaitOnline(ctx, fleet, creds, prefix, { concurrency: 100 });
-    fleet.startHeartbeats(20_000);
     const before = fleet.counters.received;
     const cpu0 = treeCpuMs(stack.workerPid);
     const db0 = databaseCpuMs();
