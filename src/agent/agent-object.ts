@@ -28,8 +28,8 @@ import type { WorkFrame } from "./frames";
 import { heartbeatNeedsWrite, isSilent, livenessDeadline, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
 import { FrameOutbox } from "./outbox";
-import { StoredValue } from "./stored-value";
 import { MAX_FRAME_BYTES, parseAgentFrame } from "./protocol";
+import { StoredValue } from "./stored-value";
 
 /** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
 export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
@@ -39,7 +39,6 @@ export const CLOSE_REPLACED = 4000;
 export const CLOSE_SILENT = 4001;
 export const CLOSE_REVOKED = 4002;
 const CLOSE_TOO_BIG = 1009;
-
 
 export type DeliverResult = { ok: true; sent: number } | { ok: false; reason: "agent_offline" };
 
@@ -100,7 +99,8 @@ export class AgentObject extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
-    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat: { seen: now, written: 0, capacity: "" } };
+    const heartbeat = { seen: now, written: 0, capacity: "" };
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.

@@ -18,10 +18,8 @@ export function readAttachment(ws: WebSocket): Attachment | null {
   const a = value as Partial<Attachment>;
   if (typeof a.agentId !== "string" || typeof a.connId !== "string" || typeof a.connectedAt !== "number") return null;
   const hb = a.heartbeat;
-  const heartbeat =
-    typeof hb === "object" && hb !== null && typeof hb.seen === "number" && typeof hb.written === "number" && typeof hb.capacity === "string"
-      ? hb
-      : // A socket accepted before the memory moved here: as if it had just connected.
-        { seen: a.connectedAt, written: 0, capacity: "" };
+  const valid = typeof hb === "object" && hb !== null && typeof hb.seen === "number" && typeof hb.written === "number";
+  // A socket accepted before the memory moved here has none: as if last heard at its connect.
+  const heartbeat = valid && typeof hb.capacity === "string" ? hb : { seen: a.connectedAt, written: 0, capacity: "" };
   return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat };
 }
