@@ -103,7 +103,7 @@ export function evaluateTargets(results: BenchResults, selected: readonly string
       "s",
       "≤",
       1,
-      storm && storm.agents < STORM_TARGET_AGENTS ? `only ${storm.agents} agents (the target is for ${STORM_TARGET_AGENTS})` : undefined,
+      storm ? stormNote(storm) : undefined,
     ),
   );
   return rows;
@@ -169,4 +169,9 @@ export function informational(results: BenchResults): Array<{ label: string; val
   const gw = results.baselines.graphile;
   if (gw) out.push({ label: `graphile-worker throughput (${gw.throughput.jobs} jobs, concurrency ${gw.throughput.concurrency})`, value: `${gw.throughput.perSecond} jobs/s` });
   return out;
+}
+
+function stormNote(storm: ConnectStormResult): string {
+  const cpu = `CPU per agent: workerd ${storm.workerdCpuMsPerAgent ?? "?"} ms, Postgres + PgBouncer ${storm.databaseCpuMsPerAgent ?? "?"} ms`;
+  return storm.agents < STORM_TARGET_AGENTS ? `only ${storm.agents} agents (the target is for ${STORM_TARGET_AGENTS}); ${cpu}` : cpu;
 }

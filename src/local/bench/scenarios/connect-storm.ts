@@ -4,6 +4,8 @@
  * until Postgres shows them all online and every queued command has reached its agent.
  */
 import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
+import { databaseCpuMs, treeCpuMs } from "../proc";
+import { round } from "../stats";
 import { now, pollProgress, pollUntil } from "../util";
 import type { BenchContext } from "./common";
 import { countOnline, retireFleet } from "./common";
@@ -17,6 +19,9 @@ export type ConnectStormResult = {
   allCommandsMs: number;
   /** Sockets the server closed after opening (the fleet reconnects them). */
   drops: number;
+  /** CPU per agent over the storm (until every command arrived): workerd, and Postgres with PgBouncer. */
+  workerdCpuMsPerAgent: number | null;
+  databaseCpuMsPerAgent: number | null;
 };
 
 const STORM_TIMEOUT_MS = 120_000;
@@ -44,6 +49,8 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
      from agents where agent_id like 'storm-%'`,
   );
   try {
+    const cpu0 = treeCpuMs(stack.workerPid);
+    const db0 = databaseCpuMs();
     const started = now();
     let onlineAt = 0;
     let online = 0;
@@ -70,6 +77,9 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
       const openAt = now();
       await onlineWatch;
       await pollProgress("storm commands received", () => seen.size, opts.agents, STALL_MS, 20);
+      const cpu1 = treeCpuMs(stack.workerPid);
+      const db1 = databaseCpuMs();
+      const perAgent = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : round((b - a) / opts.agents, 2));
       const result: ConnectStormResult = {
         agents: opts.agents,
         refused: fleet.counters.refused,
@@ -77,9 +87,11 @@ export async function runConnectStorm(ctx: BenchContext, opts: { agents: number 
         allOnlineMs: onlineAt - started,
         allCommandsMs: Math.max(lastNewAt, onlineAt) - started,
         drops: fleet.counters.drops,
+        workerdCpuMsPerAgent: perAgent(cpu0, cpu1),
+        databaseCpuMsPerAgent: perAgent(db0, db1),
       };
       progress.line(
-        `  connect storm: ${opts.agents} agents open in ${ms(result.allOpenMs)}, online in ${ms(result.allOnlineMs)}, all commands in ${ms(result.allCommandsMs)} (${result.refused} refused)`,
+        `  connect storm: ${opts.agents} agents open in ${ms(result.allOpenMs)}, online in ${ms(result.allOnlineMs)}, all commands in ${ms(result.allCommandsMs)} (${result.refused} refused); CPU per agent: workerd ${result.workerdCpuMsPerAgent ?? "?"} ms, Postgres + PgBouncer ${result.databaseCpuMsPerAgent ?? "?"} ms`,
       );
       return result;
     } finally {
