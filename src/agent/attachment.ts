@@ -19,7 +19,7 @@ export function readAttachment(ws: WebSocket): Attachment | null {
   if (typeof a.agentId !== "string" || typeof a.connId !== "string" || typeof a.connectedAt !== "number") return null;
   const hb = a.heartbeat;
   const valid = typeof hb === "object" && hb !== null && typeof hb.seen === "number" && typeof hb.written === "number";
-  // A socket accepted before the memory moved here has none: as if last heard at its connect.
+  // None (no socket outlives a deploy, so none should lack it): as if last heard at its connect.
   const heartbeat = valid && typeof hb.capacity === "string" ? hb : { seen: a.connectedAt, written: 0, capacity: "" };
   return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat };
 }
