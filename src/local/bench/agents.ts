@@ -6,6 +6,7 @@
 import WebSocket from "ws";
 import type { RawData } from "ws";
 import { K8S_CAPACITY } from "../agent/k8s-dialect";
+import { firstBeat, nextBeat, spreadBeat } from "./heartbeat-schedule";
 import { sleep } from "./util";
 
 export type AgentCredentials = { agentId: string; key: string };
@@ -120,8 +121,7 @@ export class AgentFleet {
       ws.once("open", () => {
         member.ws = ws;
         member.open = true;
-        // A real agent's first heartbeat comes one interval after its connect (a ticker).
-        member.beatAt = performance.now() + this.#heartbeatPeriodMs;
+        member.beatAt = firstBeat(performance.now(), this.#heartbeatPeriodMs);
         resolve();
       });
       ws.once("error", reject);
@@ -184,16 +184,15 @@ export class AgentFleet {
   }
 
   /**
-   * Every agent heartbeats once per `periodMs`, as real agents do: one interval after it connects,
-   * and then every interval. Agents already connected start spread evenly over one period (real
-   * agents are not synchronised). The DO closes a socket silent for 45 s, so long phases need this.
+   * Every agent heartbeats once per `periodMs`, on heartbeat-schedule.ts's schedule. The DO closes
+   * a socket silent for 45 s, so long phases need this.
    */
   startHeartbeats(periodMs: number): void {
     this.stopHeartbeats();
     this.#heartbeatPeriodMs = periodMs;
     const start = performance.now();
     this.#members.forEach((m, i) => {
-      m.beatAt = start + ((i + 1) / this.#members.length) * periodMs;
+      m.beatAt = spreadBeat(i, this.#members.length, start, periodMs);
     });
     this.#heartbeatTimer = setInterval(() => {
       const t = performance.now();
@@ -201,9 +200,7 @@ export class AgentFleet {
         const m = this.#members[i]!;
         if (!m.open || m.beatAt > t) continue;
         if (!this.#heartbeatPaused) this.heartbeat(i);
-        m.beatAt += periodMs;
-        // Behind schedule (a stalled event loop): the next one a whole period after this one.
-        if (m.beatAt <= t) m.beatAt = t + periodMs;
+        m.beatAt = nextBeat(m.beatAt, t, periodMs);
       }
     }, HEARTBEAT_TICK_MS);
   }
