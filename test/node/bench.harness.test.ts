@@ -87,6 +87,8 @@ describe("the bench harness", () => {
     expect(report.results.throughput?.failedCreates).toBe(0);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);
+    // Both rounds delivered their commands: the reconnect's too, behind the first round's.
+    expect(report.results.storm?.reconnect.allCommandsMs).toBeGreaterThan(0);
     expect(report.results.idle?.heartbeats).toBeGreaterThan(0);
     expect(report.results.roundTrips?.operations.length).toBeGreaterThan(5);
     expect(report.targets.map((t) => t.pass === null)).not.toContain(true);

@@ -5,7 +5,7 @@
 import type { BarePushResult } from "./baselines/bare-push";
 import type { GraphileResult } from "./baselines/graphile";
 import type { NeonFloorResult } from "./baselines/neon-floor";
-import type { ConnectStormResult } from "./scenarios/connect-storm";
+import type { ConnectStormResult, StormRound } from "./scenarios/connect-storm";
 import type { DispatchResult } from "./scenarios/dispatch";
 import type { HeartbeatResult } from "./scenarios/heartbeat";
 import type { IdleFleetResult } from "./scenarios/idle-fleet";
@@ -98,7 +98,7 @@ export function evaluateTargets(results: BenchResults, selected: readonly string
   if (selected.includes("storm")) rows.push(
     row(
       `connect storm: ${storm?.agents ?? STORM_TARGET_AGENTS} agents online (+ commands received) within 20 s`,
-      storm ? Math.max(storm.allOnlineMs, storm.allCommandsMs) / 1000 : undefined,
+      storm ? Math.max(stormMs(storm), stormMs(storm.reconnect)) / 1000 : undefined,
       STORM_TARGET_MS / 1000,
       "s",
       "≤",
@@ -171,7 +171,15 @@ export function informational(results: BenchResults): Array<{ label: string; val
   return out;
 }
 
+/** A round's time until every agent was online and had its command. */
+function stormMs(r: StormRound): number {
+  return Math.max(r.allOnlineMs, r.allCommandsMs);
+}
+
 function stormNote(storm: ConnectStormResult): string {
-  const cpu = `CPU per agent: workerd ${storm.workerdCpuMsPerAgent ?? "?"} ms, Postgres + PgBouncer ${storm.databaseCpuMsPerAgent ?? "?"} ms`;
-  return storm.agents < STORM_TARGET_AGENTS ? `only ${storm.agents} agents (the target is for ${STORM_TARGET_AGENTS}); ${cpu}` : cpu;
+  const cpu = (r: StormRound) => `CPU per agent: workerd ${r.workerdCpuMsPerAgent ?? "?"} ms, Postgres + PgBouncer ${r.databaseCpuMsPerAgent ?? "?"} ms`;
+  const rounds =
+    `first connect (new objects) ${(stormMs(storm) / 1000).toFixed(1)} s, ${cpu(storm)}; ` +
+    `reconnect (existing objects) ${(stormMs(storm.reconnect) / 1000).toFixed(1)} s, ${cpu(storm.reconnect)}`;
+  return storm.agents < STORM_TARGET_AGENTS ? `only ${storm.agents} agents (the target is for ${STORM_TARGET_AGENTS}); ${rounds}` : rounds;
 }
