@@ -9,7 +9,8 @@
  * a delivery costs no write of its own when the agent answers promptly.
  */
 import type { Db } from "../db/client";
-import { OLDER_PENDING_LIMIT, commandClaimPending, commandMarkSent, commandRelease } from "../db/queries/commands";
+import { OLDER_PENDING_LIMIT, commandMarkSent, commandRelease } from "../db/queries/commands";
+import type { ClaimedCommand } from "../db/queries/commands";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import type { Logger } from "../lib/log";
 import { encodeCommandFrame } from "./protocol";
@@ -31,8 +32,8 @@ export type DeliveryHost = {
   db(): Db;
   policy(): DeliveryPolicy;
   log(agentId: string): Logger;
-  /** Runs at the start of every drain pass, before anything is claimed (the DO's connect work). */
-  beforeClaim(db: Db, agentId: string): Promise<void>;
+  /** Claims up to `limit` of the agent's commands, oldest first (the DO adds its connect work). */
+  claim(db: Db, agentId: string, limit: number): Promise<ClaimedCommand[]>;
   /** A pass found nothing more to send. */
   onEmpty(): void;
   /** A pass failed; what it did not send is still pending in Postgres. */
@@ -167,10 +168,9 @@ export class CommandDelivery {
     const db = this.host.db();
     let sent = 0;
     try {
-      await this.host.beforeClaim(db, agentId);
       for (;;) {
         if (!this.host.socket()) return sent;
-        const batch = await commandClaimPending(db, agentId, CLAIM_BATCH, this.host.policy());
+        const batch = await this.host.claim(db, agentId, CLAIM_BATCH);
         for (const [i, cmd] of batch.entries()) {
           // Pushed on this socket already: the claim was its record.
           if (this.#recorded(cmd.commandId)) continue;

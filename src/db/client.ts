@@ -19,7 +19,7 @@ import type { SqlOverHttp } from "./sql-over-http";
  * compiled statements (see sql-over-http.ts). A transaction handle has no `overHttp`.
  * Transactions go through `transaction()` (transaction.ts), not `db.transaction()`.
  */
-export type Db = NeonDatabase & { readonly $client: Pool; readonly overHttp?: SqlOverHttp };
+export type Db = NeonDatabase & { readonly $client: Pool; readonly overHttp: SqlOverHttp };
 export type DbHandle = { db: Db; end(): Promise<void> };
 
 export type DbOptions = {

@@ -13,14 +13,20 @@ import { fillPlaceholders, sql } from "drizzle-orm";
 import type { Placeholder, SQLWrapper } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Db } from "./client";
-import { rowsOverHttp } from "./sql-over-http";
+import { parseRows, rowsOverHttp } from "./sql-over-http";
+import type { Statement } from "./sql-over-http";
 
 const dialect = new PgDialect();
 
 /** One placeholder per value name: `p.agentId` stands for `values.agentId`. */
 export type Placeholders<V> = { readonly [K in keyof V & string]: Placeholder<K> };
 
-export type CompiledStatement<V> = (db: Db, values: V) => Promise<Record<string, unknown>[]>;
+type Rows = Record<string, unknown>[];
+
+export type CompiledStatement<V> = ((db: Db, values: V) => Promise<Rows>) & {
+  /** The text with `values`, to run with others in one transaction (see inOneTransaction). */
+  bind(db: Db, values: V): Statement;
+};
 
 /**
  * `build` gets a Db to build with (any will do: the text does not depend on it) and the
@@ -30,13 +36,25 @@ export function compiled<V extends Record<string, unknown>>(
   build: (db: Db, p: Placeholders<V>) => SQLWrapper,
 ): CompiledStatement<V> {
   let query: { sql: string; params: unknown[] } | undefined;
-  return async (db, values) => {
+  const bind = (db: Db, values: V): Statement => {
     query ??= dialect.sqlToQuery(build(db, placeholders as Placeholders<V>).getSQL());
-    const params = fillPlaceholders(query.params, values);
-    if (db.overHttp) return rowsOverHttp(db.overHttp, query.sql, params);
-    const result = await db.$client.query(query.sql, params);
-    return result.rows as Record<string, unknown>[];
+    return { text: query.sql, params: fillPlaceholders(query.params, values) };
   };
+  return Object.assign(
+    (db: Db, values: V) => {
+      const { text, params } = bind(db, values);
+      return rowsOverHttp(db.overHttp, text, params);
+    },
+    { bind },
+  );
+}
+
+/**
+ * Runs bound statements as one transaction in one round trip (Neon's batch over HTTP), each
+ * seeing the ones before it; the rows of each, in order. Any failure rolls all of them back.
+ */
+export async function inOneTransaction(db: Db, statements: Statement[]): Promise<Rows[]> {
+  return (await db.overHttp.transaction(statements)).map(parseRows);
 }
 
 const placeholders = new Proxy({} as Record<string, Placeholder>, {

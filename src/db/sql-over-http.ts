@@ -22,8 +22,16 @@ import { HTTP_ERROR_FIELDS } from "./http-error-fields";
 export type TextRows = (string | null)[][];
 /** The endpoint's answer to one statement, as far as it is read here. */
 export type HttpResult = { fields: { name: string; dataTypeID: number }[]; rows: TextRows };
+/** A statement's text with its values (`$1`, `$2`, …). */
+export type Statement = { text: string; params: readonly unknown[] };
 /** Values are sent as Postgres text (see `toPgText`). */
-export type SqlOverHttp = (text: string, params: readonly unknown[]) => Promise<HttpResult>;
+export type SqlOverHttp = ((text: string, params: readonly unknown[]) => Promise<HttpResult>) & {
+  /**
+   * The statements as one transaction in one request, each seeing the ones before it, answered
+   * in order (Neon's batch, the driver's `neon().transaction()`); any failure rolls all back.
+   */
+  transaction(statements: readonly Statement[]): Promise<HttpResult[]>;
+};
 
 /**
  * fetch that gives up if no answer has begun after `timeoutMs` (see DbOptions); the driver's HTTP
@@ -56,16 +64,15 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     "Neon-Raw-Text-Output": "true",
     "Neon-Array-Mode": "true",
   };
-  return async (text, params) => {
+  const post = async (body: unknown): Promise<unknown> => {
     endpoint ??= fetchEndpoint(connectionString);
     let res: Response;
     try {
-      const body = JSON.stringify({ query: text, params: params.map(toPgText) });
-      res = await fetchTimed(endpoint, { method: "POST", headers, body });
+      res = await fetchTimed(endpoint, { method: "POST", headers, body: JSON.stringify(body) });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }
-    if (res.ok) return (await res.json()) as HttpResult;
+    if (res.ok) return res.json();
     if (res.status === 400) {
       const answer = (await res.json()) as Record<string, unknown>;
       const err = new NeonDbError(String(answer["message"]));
@@ -74,6 +81,13 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     }
     throw new NeonDbError(`Server error (HTTP status ${res.status}): ${await res.text()}`);
   };
+  const query = (text: string, params: readonly unknown[]) => ({ query: text, params: params.map(toPgText) });
+  return Object.assign(async (text: string, params: readonly unknown[]) => (await post(query(text, params))) as HttpResult, {
+    async transaction(statements: readonly Statement[]) {
+      const { results } = (await post({ queries: statements.map((s) => query(s.text, s.params)) })) as { results: HttpResult[] };
+      return results;
+    },
+  });
 }
 
 /** The endpoint the driver would send this connection string's queries to. */
@@ -93,7 +107,11 @@ export async function runOverHttp(http: SqlOverHttp, statement: SQL): Promise<Te
 
 /** Runs `text` with `params` and parses the rows as the driver's `Pool.query()` does. */
 export async function rowsOverHttp(http: SqlOverHttp, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
-  const { fields, rows } = await http(text, params);
+  return parseRows(await http(text, params));
+}
+
+/** An answer's rows, keyed by column and parsed with the driver's own type parsers. */
+export function parseRows({ fields, rows }: HttpResult): Record<string, unknown>[] {
   const parsers = fields.map((f) => types.getTypeParser(f.dataTypeID, "text"));
   return rows.map((row) => {
     const out: Record<string, unknown> = {};

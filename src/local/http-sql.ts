@@ -3,7 +3,8 @@
  * poolQueryViaFetch (see src/db/client.ts): one query per request over a warm pg pool, values as
  * text and rows as arrays, as the driver asks (Neon-Raw-Text-Output, Neon-Array-Mode), so it parses
  * them by type exactly as it parses Neon's answers. Errors come back as Neon sends them: 400 with
- * the Postgres error's fields, so SQLSTATEs reach the Worker. Batches are not used here and refused.
+ * the Postgres error's fields, so SQLSTATEs reach the Worker. A batch (`{queries: [...]}`, the
+ * driver's `neon().transaction()`) runs as one transaction, its results in order, as Neon runs it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
@@ -62,8 +63,13 @@ export function sqlOverHttp(): SqlOverHttp {
           return answer(res, 400, { message: "body is not JSON" });
         }
         if (typeof connectionString !== "string") return answer(res, 400, { message: "Neon-Connection-String header missing" });
-        if (body.queries !== undefined) return answer(res, 400, { message: "batched queries are not supported by the local endpoint" });
-        if (typeof body.query !== "string" || !Array.isArray(body.params)) return answer(res, 400, { message: "expected {query, params}" });
+        const batch = body.queries !== undefined;
+        let queries: Query[];
+        if (batch) {
+          if (!Array.isArray(body.queries) || !body.queries.every(isQuery)) return answer(res, 400, { message: "expected {queries: [{query, params}]}" });
+          queries = body.queries as Query[];
+        } else if (isQuery(body)) queries = [body];
+        else return answer(res, 400, { message: "expected {query, params}" });
         let pool: pg.Pool;
         try {
           pool = poolFor(connectionString, target);
@@ -71,22 +77,9 @@ export function sqlOverHttp(): SqlOverHttp {
           return answer(res, 400, { message: "invalid connection string" });
         }
         try {
-          const result = await pool.query({ text: body.query, values: body.params, rowMode: "array", types: rawText });
-          answer(res, 200, {
-            command: result.command,
-            rowCount: result.rowCount,
-            rows: result.rows,
-            fields: result.fields.map((f) => ({
-              name: f.name,
-              tableID: f.tableID,
-              columnID: f.columnID,
-              dataTypeID: f.dataTypeID,
-              dataTypeSize: f.dataTypeSize,
-              dataTypeModifier: f.dataTypeModifier,
-              format: f.format,
-            })),
-            rowAsArray: true,
-          });
+          if (!batch) return answer(res, 200, neonResult(await pool.query(asArrays(queries[0]!))));
+          const isolation = isolationLevel(req.headers["neon-batch-isolation-level"]);
+          return answer(res, 200, { results: (await inTransaction(pool, queries, isolation)).map(neonResult) });
         } catch (err) {
           if (err instanceof pg.DatabaseError) {
             const fields = Object.fromEntries(HTTP_ERROR_FIELDS.map((k) => [k, err[k]]).filter(([, v]) => v !== undefined));
@@ -101,5 +94,65 @@ export function sqlOverHttp(): SqlOverHttp {
       await Promise.all([...pools.values()].map((p) => p.end().catch(() => {})));
       pools.clear();
     },
+  };
+}
+
+type Query = { query: string; params: unknown[] };
+
+function isQuery(value: unknown): value is Query {
+  const q = value as Partial<Query> | null;
+  return typeof q === "object" && q !== null && typeof q.query === "string" && Array.isArray(q.params);
+}
+
+const asArrays = (q: Query) => ({ text: q.query, values: q.params, rowMode: "array" as const, types: rawText });
+
+/** The isolation levels Neon's Neon-Batch-Isolation-Level names; absent, Postgres's default. */
+const ISOLATION: Record<string, string> = {
+  ReadUncommitted: "read uncommitted",
+  ReadCommitted: "read committed",
+  RepeatableRead: "repeatable read",
+  Serializable: "serializable",
+};
+
+function isolationLevel(header: string | string[] | undefined): string | undefined {
+  return typeof header === "string" ? ISOLATION[header] : undefined;
+}
+
+/** Runs `queries` in one transaction on one connection; any failure rolls all of them back. */
+async function inTransaction(pool: pg.Pool, queries: Query[], isolation: string | undefined): Promise<pg.QueryResult[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(isolation ? `begin isolation level ${isolation}` : "begin");
+    const results: pg.QueryResult[] = [];
+    for (const q of queries) results.push(await client.query(asArrays(q)));
+    await client.query("commit");
+    return results;
+  } catch (err) {
+    // A refused statement leaves a healthy connection to roll back; anything else, one to discard.
+    if (err instanceof pg.DatabaseError) await client.query("rollback").catch((e: unknown) => (broken = e as Error));
+    else broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** A result as Neon's endpoint answers it in raw-text, array mode. */
+function neonResult(result: pg.QueryResult) {
+  return {
+    command: result.command,
+    rowCount: result.rowCount,
+    rows: result.rows,
+    fields: result.fields.map((f) => ({
+      name: f.name,
+      tableID: f.tableID,
+      columnID: f.columnID,
+      dataTypeID: f.dataTypeID,
+      dataTypeSize: f.dataTypeSize,
+      dataTypeModifier: f.dataTypeModifier,
+      format: f.format,
+    })),
+    rowAsArray: true,
   };
 }

@@ -6,7 +6,7 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Placeholder, SQL, SQLWrapper } from "drizzle-orm";
 import type { Db, Queryable } from "../client";
-import { compiled } from "../compiled";
+import { compiled, inOneTransaction } from "../compiled";
 import { agentCommands, agents, commandStatusIs } from "../schema";
 import type { CommandRow } from "../schema";
 import { isForeignKeyViolation } from "../../errors";
@@ -161,8 +161,11 @@ export async function commandClaimPending(
   limit: number,
   lease: LeaseSettings,
 ): Promise<ClaimedCommand[]> {
-  const rows = await claimPending(db, { agentId, limit, ...lease });
-  return rows.map((r) => ({ commandId: String(r["command_id"]), action: String(r["action"]), payload: r["payload"] }));
+  return (await claimPending(db, { agentId, limit, ...lease })).map(toClaimed);
+}
+
+function toClaimed(r: Record<string, unknown>): ClaimedCommand {
+  return { commandId: String(r["command_id"]), action: String(r["action"]), payload: r["payload"] };
 }
 
 /** The columns of a delivery: `sent` now, one more attempt, and the lease its agent's platform gets. */
@@ -232,12 +235,23 @@ const requeueAndMarkOnline = compiled<{ agentId: string }>((db, p) => {
 });
 
 /**
- * Back to `pending`: commands `sent` to this agent on an earlier socket and never acknowledged.
- * Called when a new socket connects, so they are delivered again on it; with `markOnline`, the
- * same statement marks the agent online as agentMarkOnline does (one round trip per connect).
+ * A new socket's connect work and its first claim, as one transaction in one round trip:
+ * commands `sent` on earlier sockets and never acknowledged go back to `pending` (they may have
+ * been lost; with `markOnline` the agent is marked online too, as agentMarkOnline does), then
+ * the claim takes them with the rest, oldest first (commandClaimPending).
  */
-export async function commandRequeueUnacked(db: Db, agentId: string, opts: { markOnline?: boolean } = {}): Promise<void> {
-  await (opts.markOnline ? requeueAndMarkOnline : requeue)(db, { agentId });
+export async function commandRequeueAndClaim(
+  db: Db,
+  agentId: string,
+  opts: { markOnline: boolean },
+  limit: number,
+  lease: LeaseSettings,
+): Promise<ClaimedCommand[]> {
+  const [, claimed] = await inOneTransaction(db, [
+    (opts.markOnline ? requeueAndMarkOnline : requeue).bind(db, { agentId }),
+    claimPending.bind(db, { agentId, limit, ...lease }),
+  ]);
+  return claimed!.map(toClaimed);
 }
 
 const ack = compiled<{ agentId: string; commandId: string; runLeaseSeconds: number }>((db, p) =>
