@@ -64,11 +64,15 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     "Neon-Raw-Text-Output": "true",
     "Neon-Array-Mode": "true",
   };
-  const post = async (body: unknown): Promise<unknown> => {
+  // Stated rather than left to the endpoint's default: batched statements are the DO's, which ran
+  // at READ COMMITTED as single statements; at a stricter level a row a concurrent statement
+  // changed would fail the whole batch with a serialization error instead of being re-read.
+  const batchHeaders = { ...headers, "Neon-Batch-Isolation-Level": "ReadCommitted" };
+  const post = async (body: unknown, batch = false): Promise<unknown> => {
     endpoint ??= fetchEndpoint(connectionString);
     let res: Response;
     try {
-      res = await fetchTimed(endpoint, { method: "POST", headers, body: JSON.stringify(body) });
+      res = await fetchTimed(endpoint, { method: "POST", headers: batch ? batchHeaders : headers, body: JSON.stringify(body) });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }
@@ -84,7 +88,7 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
   const query = (text: string, params: readonly unknown[]) => ({ query: text, params: params.map(toPgText) });
   return Object.assign(async (text: string, params: readonly unknown[]) => (await post(query(text, params))) as HttpResult, {
     async transaction(statements: readonly Statement[]) {
-      const { results } = (await post({ queries: statements.map((s) => query(s.text, s.params)) })) as { results: HttpResult[] };
+      const { results } = (await post({ queries: statements.map((s) => query(s.text, s.params)) }, true)) as { results: HttpResult[] };
       return results;
     },
   });
