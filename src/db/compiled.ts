@@ -3,10 +3,11 @@
  * call, and on the Durable Object's paths (connect, claim, ack, record, complete) that building
  * was ~14 % of workerd's CPU in a profile of the connect storm, ~7 % in steady throughput. These
  * statements are still written with drizzle, with placeholders for their values; the text is
- * built on the first call and then run on the pool as text and values.
+ * built on the first call and then sent as text and values.
  *
  * They run as the pool's single statements do, over one HTTP request, but through our own request
- * (sql-over-http.ts) rather than the driver's, whose per-call work showed in the same profiles.
+ * (sql-over-http.ts) rather than the driver's, whose per-call work showed in the same profiles;
+ * bound ones can share one request as one transaction (inOneTransaction).
  * Rows come back as the driver parses them, keyed by column name (not drizzle's field names).
  */
 import { fillPlaceholders, sql } from "drizzle-orm";
