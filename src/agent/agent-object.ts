@@ -57,8 +57,6 @@ export class AgentObject extends DurableObject<Env> {
   // What must survive hibernation besides the sockets and their attachments (DO storage).
   /** The current socket's connId. */
   readonly #currentId = new StoredValue<string>(this.ctx.storage.kv, "current");
-  /** A new socket's connect work (mark online, re-queue unacked) is still to do. */
-  readonly #connectWorkDue = new StoredValue<true>(this.ctx.storage.kv, "connectWork");
   /** A drain failed (e.g. the database was unreachable): retry at this time, with this attempt. */
   readonly #retryAt = new StoredValue<number>(this.ctx.storage.kv, "retryAt");
   readonly #retryAttempt = new StoredValue<number>(this.ctx.storage.kv, "retryAttempt");
@@ -101,13 +99,12 @@ export class AgentObject extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
     const heartbeat = { seen: now, written: 0, capacity: "" };
-    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat };
+    // The next drain's first claim does the connect work too (see #claim).
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat, connectWorkDone: false };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
     this.#setCurrentId(attachment.connId);
-    // The next drain's first claim does the connect work too (see #claim).
-    this.#connectWorkDue.set(true);
     this.#retryAt.set(undefined);
     this.#retryAttempt.set(undefined);
     this.#delivery.forgetPushed();
@@ -134,7 +131,7 @@ export class AgentObject extends DurableObject<Env> {
     // `behind` is absent in a push from a Worker deployed before it existed, which pushed only
     // commands with nothing older pending: during a deploy, old Workers still call new objects.
     const behind = push?.behind ?? [];
-    if (push && !this.#delivery.busy && !this.#connectWorkDue.get() && this.#delivery.canPushBehind(behind)) {
+    if (push && !this.#delivery.busy && current.attachment.connectWorkDone && this.#delivery.canPushBehind(behind)) {
       return { ok: true, sent: await this.#delivery.push(agentId, current.ws, push) };
     }
     return { ok: true, sent: await this.#delivery.drain(agentId) };
@@ -377,7 +374,6 @@ export class AgentObject extends DurableObject<Env> {
   async #onDisconnected(ws: WebSocket, attachment: Attachment): Promise<void> {
     if (this.#currentId.get() !== attachment.connId) return;
     this.#setCurrentId(undefined);
-    this.#connectWorkDue.set(undefined);
     this.#delivery.forgetPushed();
     // A retry still pending (kept frames) keeps the alarm; liveness no longer does.
     if (this.#outbox.size() === 0) {
@@ -408,14 +404,25 @@ export class AgentObject extends DurableObject<Env> {
    * storm, 2,000 agents had their commands in 11.0 instead of 13.0 s (README, Performance).
    */
   async #claim(db: Db, agentId: string, limit: number): Promise<ClaimedCommand[]> {
-    if (!this.#connectWorkDue.get()) return commandClaimPending(db, agentId, limit, this.#policy());
+    const socket = this.#current();
+    if (!socket || socket.attachment.connectWorkDone) return commandClaimPending(db, agentId, limit, this.#policy());
     await this.#delivery.recordsWritten(RECORDS_WAIT_MS);
     let claimed: ClaimedCommand[] = [];
+    let markedOnline = false;
     await this.#writeStatus(async () => {
-      claimed = await commandRequeueAndClaim(db, agentId, { markOnline: this.#current() !== null }, limit, this.#policy());
+      markedOnline = this.#current() !== null;
+      claimed = await commandRequeueAndClaim(db, agentId, { markOnline: markedOnline }, limit, this.#policy());
     });
-    this.#noteWritten(Date.now());
-    this.#connectWorkDue.set(undefined);
+    // Done for the socket current now, even one that replaced this one meanwhile: the
+    // transaction re-queued everything sent before it (this socket was sent nothing yet, since
+    // pushes wait for the connect work), and what it claimed goes out on the current socket.
+    // Doing the work again for that socket would only send those commands twice. (Unless the
+    // agent had no socket when the transaction ran: then it did not mark the agent online.)
+    const latest = this.#current();
+    if (latest && markedOnline) {
+      const heartbeat = { ...latest.attachment.heartbeat, written: Date.now() };
+      latest.ws.serializeAttachment({ ...latest.attachment, heartbeat, connectWorkDone: true });
+    }
     return claimed;
   }
 

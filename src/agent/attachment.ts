@@ -5,11 +5,19 @@
  * The heartbeat memory lives here rather than in DO storage: it belongs to one socket (a new
  * socket starts its own), and an attachment is kept in memory with the socket, so a heartbeat
  * that changes nothing else writes no storage (in production, no billed row write; locally, no
- * SQLite commit and fsync on workerd's thread).
+ * SQLite commit and fsync on workerd's thread). So does whether the socket's connect work is done:
+ * it is the socket's, and keeping it in storage cost every connect a commit of its own.
  */
 import type { HeartbeatMemory } from "./liveness";
 
-export type Attachment = { agentId: string; connId: string; connectedAt: number; heartbeat: HeartbeatMemory };
+export type Attachment = {
+  agentId: string;
+  connId: string;
+  connectedAt: number;
+  heartbeat: HeartbeatMemory;
+  /** The socket's connect work (mark online, re-queue what earlier sockets left unacked) is done. */
+  connectWorkDone: boolean;
+};
 
 /** Reads and validates a socket's attachment; null for anything unexpected (never throws). */
 export function readAttachment(ws: WebSocket): Attachment | null {
@@ -21,5 +29,8 @@ export function readAttachment(ws: WebSocket): Attachment | null {
   const valid = typeof hb === "object" && hb !== null && typeof hb.seen === "number" && typeof hb.written === "number";
   // None (no socket outlives a deploy, so none should lack it): as if last heard at its connect.
   const heartbeat = valid && typeof hb.capacity === "string" ? hb : { seen: a.connectedAt, written: 0, capacity: "" };
-  return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat };
+  // None (a socket accepted by a build that kept this in storage): as done, rather than requeue
+  // what this very socket may be running; the leases still catch anything it left behind.
+  const connectWorkDone = typeof a.connectWorkDone === "boolean" ? a.connectWorkDone : true;
+  return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat, connectWorkDone };
 }

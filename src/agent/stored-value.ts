@@ -1,7 +1,7 @@
 /**
  * One key of a Durable Object's storage that only the object itself writes: read from storage
  * once per wake-up, then served from memory. The keys an agent's every frame consults (which
- * socket is current, whether connect work is pending) would otherwise be a SQLite read each.
+ * socket is current, whether a retry is due) would otherwise be a SQLite read each.
  * Used only by AgentObject.
  */
 export class StoredValue<T> {
