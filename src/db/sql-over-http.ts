@@ -64,15 +64,11 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     "Neon-Raw-Text-Output": "true",
     "Neon-Array-Mode": "true",
   };
-  // Stated rather than left to the endpoint's default: batched statements are the DO's, which ran
-  // at READ COMMITTED as single statements; at a stricter level a row a concurrent statement
-  // changed would fail the whole batch with a serialization error instead of being re-read.
-  const batchHeaders = { ...headers, "Neon-Batch-Isolation-Level": "ReadCommitted" };
   const post = async (body: unknown, batch = false): Promise<unknown> => {
     endpoint ??= fetchEndpoint(connectionString);
     let res: Response;
     try {
-      res = await fetchTimed(endpoint, { method: "POST", headers: batch ? batchHeaders : headers, body: JSON.stringify(body) });
+      res = await fetchTimed(endpoint, { method: "POST", headers: batch ? { ...headers, ...BATCH_HEADERS } : headers, body: JSON.stringify(body) });
     } catch (err) {
       throw Object.assign(new NeonDbError(`Error connecting to database: ${String(err)}`), { sourceError: err });
     }
@@ -93,6 +89,13 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
     },
   });
 }
+
+/**
+ * Stated rather than left to the endpoint's default: batched statements are the DO's, which ran
+ * at READ COMMITTED as single statements; at a stricter level a row a concurrent statement changed
+ * would fail the whole batch with a serialization error instead of being re-read.
+ */
+const BATCH_HEADERS = { "Neon-Batch-Isolation-Level": "ReadCommitted" };
 
 /** The endpoint the driver would send this connection string's queries to. */
 function fetchEndpoint(connectionString: string): string {

@@ -1,10 +1,11 @@
 /**
  * Neon's SQL-over-HTTP endpoint (`POST /sql`), locally, for the driver's `Pool.query()` with
- * poolQueryViaFetch (see src/db/client.ts): one query per request over a warm pg pool, values as
- * text and rows as arrays, as the driver asks (Neon-Raw-Text-Output, Neon-Array-Mode), so it parses
- * them by type exactly as it parses Neon's answers. Errors come back as Neon sends them: 400 with
- * the Postgres error's fields, so SQLSTATEs reach the Worker. A batch (`{queries: [...]}`, the
- * driver's `neon().transaction()`) runs as one transaction, its results in order, as Neon runs it.
+ * poolQueryViaFetch (see src/db/client.ts): one query, or one batch, per request over a warm pg
+ * pool, values as text and rows as arrays, as the driver asks (Neon-Raw-Text-Output,
+ * Neon-Array-Mode), so it parses them by type exactly as it parses Neon's answers. Errors come
+ * back as Neon sends them: 400 with the Postgres error's fields, so SQLSTATEs reach the Worker. A
+ * batch (`{queries: [...]}`, the driver's `neon().transaction()`) runs as one transaction, its
+ * results in order, as Neon runs it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
