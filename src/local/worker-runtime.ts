@@ -50,7 +50,9 @@ export function bundleWorker(): Promise<string> {
 
 /**
  * Starts the Worker. `persistDir` keeps Durable Object storage across stop/start, as a real
- * deployment keeps it across restarts; omit it for in-memory storage.
+ * deployment keeps it across restarts. Without it the storage is still on disk, in a temporary
+ * directory Miniflare removes on exit: SQLite-backed objects have no in-memory mode (Miniflare's
+ * `unsafeEphemeralDurableObjects` refuses their `storage.kv`).
  */
 export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDir?: string; port?: number } = {}): Promise<LocalWorker> {
   const scriptPath = await bundleWorker();

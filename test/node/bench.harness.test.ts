@@ -67,6 +67,8 @@ describe("the bench harness", () => {
     expect(config.dispatch.levels).toEqual([1, 50]);
     expect(config.throughput).toMatchObject({ commands: 100, agents: 50 });
     expect(() => parseCli(["--scenario", "nope"])).toThrow(/unknown scenario/);
+    expect(parseCli(["--samples", "1000"]).config.dispatch.samples).toBe(1000);
+    expect(() => parseCli(["--samples", "0"])).toThrow(/--samples must be a positive integer/);
     // The idle fleet takes minutes: only on request.
     expect(parseCli([]).config.scenarios).not.toContain("idle");
     expect(parseCli(["--scenario", "idle", "--agents", "300"]).config.idle).toMatchObject({ agents: 300, periodMs: 30_000 });
@@ -83,6 +85,10 @@ describe("the bench harness", () => {
     for (const level of report.results.dispatch[0]?.levels ?? []) {
       expect(level.cpu?.perCreateMs).toBeGreaterThanOrEqual(0);
       expect(level.cpu?.perBareDispatchMs).toBeGreaterThanOrEqual(0);
+      // The tail is placed in time: the p99 sample (of 3, the slowest) at least.
+      expect(level.tail.samples.length).toBeGreaterThanOrEqual(1);
+      expect(Math.max(...level.tail.samples.map((s) => s.ms))).toBe(level.latency.max);
+      expect(level.tail.connectMs).toBeGreaterThan(0);
     }
     expect(report.results.throughput?.failedCreates).toBe(0);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);

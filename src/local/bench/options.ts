@@ -1,7 +1,7 @@
 /**
  * Bench configuration: the full and `--quick` presets and the command line that adjusts them.
  *
- * `npm run bench [-- --quick] [--agents N] [--commands N] [--scenario a,b] [--pooler pgbouncer|direct|both]`
+ * `npm run bench [-- --quick] [--agents N] [--commands N] [--samples N] [--scenario a,b] [--pooler pgbouncer|direct|both]`
  */
 import { parseArgs } from "node:util";
 import { AGENT_HEARTBEAT_MS } from "./agents";
@@ -74,6 +74,7 @@ export function parseCli(argv: string[]): { config: BenchConfig; warnings: strin
       quick: { type: "boolean", default: false },
       agents: { type: "string" },
       commands: { type: "string" },
+      samples: { type: "string" },
       scenario: { type: "string" },
       pooler: { type: "string" },
       help: { type: "boolean", default: false },
@@ -102,6 +103,10 @@ export function parseCli(argv: string[]): { config: BenchConfig; warnings: strin
     config.sweep.commands = 2 * n;
     config.baselines.graphileJobs = n;
   }
+  if (values.samples !== undefined) {
+    // A p99 of 200 samples is the third-slowest: more samples, a steadier tail, a longer run.
+    config.dispatch.samples = positiveInt("--samples", values.samples);
+  }
   if (values.scenario !== undefined) {
     const names = values.scenario.split(",").map((s) => s.trim()).filter(Boolean);
     const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
@@ -121,4 +126,4 @@ function positiveInt(flag: string, raw: string): number {
   return n;
 }
 
-export const USAGE = `usage: npm run bench [-- --quick] [--agents N] [--commands N] [--scenario ${SCENARIOS.join(",")}] [--pooler pgbouncer|direct|both]`;
+export const USAGE = `usage: npm run bench [-- --quick] [--agents N] [--commands N] [--samples N] [--scenario ${SCENARIOS.join(",")}] [--pooler pgbouncer|direct|both]`;

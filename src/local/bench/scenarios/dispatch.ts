@@ -14,7 +14,7 @@ import { processCpuMs } from "../proc";
 import type { PoolerMode } from "../stack";
 import { BENCH_TEMPLATE } from "../stack";
 import type { LatencySummary } from "../stats";
-import { summarize } from "../stats";
+import { percentile, summarize } from "../stats";
 import { Rendezvous, now, sleep, waitShowing } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
@@ -32,6 +32,13 @@ export type DispatchLevel = {
    * create's window count towards it.
    */
   cpu?: { perCreateMs: number; perBareDispatchMs?: number };
+  /**
+   * When the tail happened: how long this level's agents took to connect, and each sample at or
+   * above the p99 with its time since sampling began. Locally the tail comes in waves that follow
+   * the connect: workerd evicts the objects ~10 s after it, and their first heartbeats wake them
+   * all 30 s after it. Whether a wave falls inside the samples sets the p99 (README, Performance).
+   */
+  tail: { connectMs: number; samples: { atMs: number; ms: number }[] };
 };
 
 /**
@@ -114,8 +121,11 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
     fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
     for (const level of levels) {
       progress.update(`connecting agents for level ${level}`);
+      const connectStart = now();
       await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
+      const samplingStart = now();
       const samples: number[] = [];
+      const sampledAt: number[] = [];
       const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[] };
       const cpu = { create: new CpuTally(), bare: new CpuTally() };
       let failures = 0;
@@ -126,6 +136,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
           const ms = await createOnce();
           if (i >= 0) {
             samples.push(ms);
+            sampledAt.push(now() - samplingStart);
             cpu.create.add(cpuBefore, processCpuMs(stack.workerPid));
           }
           inARow = 0;
@@ -145,18 +156,24 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
       }
       const latency = summarize(samples);
+      const p99 = samples.length ? percentile([...samples].sort((a, b) => a - b), 99) : Number.POSITIVE_INFINITY;
+      const tail = {
+        connectMs: Math.round(samplingStart - connectStart),
+        samples: samples.flatMap((ms, i) => (ms >= p99 ? [{ atMs: Math.round(sampledAt[i]!), ms: Math.round(ms * 100) / 100 }] : [])),
+      };
       const pairedFloor = opts.floorProbe
         ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush), bareDispatch: summarize(floor.bareDispatch) }
         : undefined;
       const perCreateMs = cpu.create.perSample();
       const perBareDispatchMs = cpu.bare.perSample();
       const cpuFigures = perCreateMs === undefined ? undefined : { perCreateMs, ...(perBareDispatchMs === undefined ? {} : { perBareDispatchMs }) };
-      result.levels.push({ agents: level, latency, failures, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
+      result.levels.push({ agents: level, latency, failures, tail, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
       const alongside = pairedFloor
         ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms)`
         : "";
       const cpuText = cpuFigures ? `; workerd CPU per create ${cpuFigures.perCreateMs} ms${perBareDispatchMs === undefined ? "" : ` (bare dispatch ${perBareDispatchMs} ms)`}` : "";
       progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}${cpuText}`);
+      progress.line(`    p99 and slower at ${tailText(tail)}`);
     }
 
     if (opts.hibernation) {
@@ -241,4 +258,10 @@ class CpuTally {
   perSample(): number | undefined {
     return this.#count === 0 ? undefined : Math.round((this.#total / this.#count) * 100) / 100;
   }
+}
+
+/** "+0.4 s (161 ms), +9.6 s (110 ms) into 7.9 s of samples, after a 8.1 s connect", in time order. */
+function tailText(tail: DispatchLevel["tail"]): string {
+  const at = [...tail.samples].sort((a, b) => a.atMs - b.atMs).map((s) => `+${(s.atMs / 1000).toFixed(1)} s (${Math.round(s.ms)} ms)`);
+  return `${at.join(", ")} into the samples, after a ${(tail.connectMs / 1000).toFixed(1)} s connect`;
 }
