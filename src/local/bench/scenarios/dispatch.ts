@@ -36,7 +36,8 @@ export type DispatchLevel = {
    * When the tail happened: how long this level's agents took to connect, and each sample at or
    * above the p99 with its time since sampling began. Locally the tail comes in waves that follow
    * the connect: workerd evicts the objects ~10 s after it, and their first heartbeats wake them
-   * all 30 s after it. Whether a wave falls inside the samples sets the p99 (README, Performance).
+   * all 30 s after it. Whether a wave falls inside the samples moves the p99 severalfold (README,
+   * Performance).
    */
   tail: { connectMs: number; samples: { atMs: number; ms: number }[] };
 };
