@@ -14,7 +14,7 @@ import { processCpuMs } from "../proc";
 import type { PoolerMode } from "../stack";
 import { BENCH_TEMPLATE } from "../stack";
 import type { LatencySummary } from "../stats";
-import { percentile, summarize } from "../stats";
+import { percentile, round, summarize } from "../stats";
 import { Rendezvous, now, sleep, waitShowing } from "../util";
 import type { BenchContext } from "./common";
 import { connectAndWaitOnline, retireFleet } from "./common";
@@ -160,7 +160,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       const p99 = samples.length ? percentile([...samples].sort((a, b) => a - b), 99) : Number.POSITIVE_INFINITY;
       const tail = {
         connectMs: Math.round(samplingStart - connectStart),
-        samples: samples.flatMap((ms, i) => (ms >= p99 ? [{ atMs: Math.round(sampledAt[i]!), ms: Math.round(ms * 100) / 100 }] : [])),
+        samples: samples.flatMap((ms, i) => (ms >= p99 ? [{ atMs: Math.round(sampledAt[i]!), ms: round(ms) }] : [])),
       };
       const pairedFloor = opts.floorProbe
         ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush), bareDispatch: summarize(floor.bareDispatch) }
@@ -261,7 +261,7 @@ class CpuTally {
   }
 }
 
-/** "+0.4 s (161 ms), +9.6 s (110 ms) into 7.9 s of samples, after a 8.1 s connect", in time order. */
+/** "+0.4 s (161 ms), +9.6 s (110 ms) into the samples, after a 8.1 s connect", in time order. */
 function tailText(tail: DispatchLevel["tail"]): string {
   const at = [...tail.samples].sort((a, b) => a.atMs - b.atMs).map((s) => `+${(s.atMs / 1000).toFixed(1)} s (${Math.round(s.ms)} ms)`);
   return `${at.join(", ")} into the samples, after a ${(tail.connectMs / 1000).toFixed(1)} s connect`;
