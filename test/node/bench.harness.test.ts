@@ -91,6 +91,11 @@ describe("the bench harness", () => {
       expect(level.tail.connectMs).toBeGreaterThan(0);
     }
     expect(report.results.throughput?.failedCreates).toBe(0);
+    // The throughput's ceiling is measured right before and after it, and is the target's baseline.
+    const alongside = report.results.throughput?.ceilingAlongside;
+    expect(alongside?.before).toBeGreaterThan(0);
+    expect(alongside?.after).toBeGreaterThan(0);
+    expect(report.targets.find((t) => t.target.startsWith("end-to-end throughput"))?.baseline).toBe(alongside?.perSecond);
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);
     // Both rounds delivered their commands: the reconnect's too, behind the first round's.

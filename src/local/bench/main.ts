@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "../dev-vars";
-import { measureBarePush, startBarePush } from "./baselines/bare-push";
+import { measureBareCeiling, measureBarePush, startBarePush } from "./baselines/bare-push";
 import { measureGraphile } from "./baselines/graphile";
 import { measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
@@ -29,8 +29,10 @@ import { runIdleFleet } from "./scenarios/idle-fleet";
 import { runRoundTrips } from "./scenarios/round-trips";
 import { runSweepDrain } from "./scenarios/sweep-drain";
 import { runThroughput } from "./scenarios/throughput";
+import type { ThroughputResult } from "./scenarios/throughput";
 import { settle } from "./settle";
 import { startBenchStack } from "./stack";
+import { round } from "./stats";
 import type { BenchStack, PoolerMode } from "./stack";
 import { evaluateTargets } from "./targets";
 import type { BenchResults } from "./targets";
@@ -142,7 +144,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
       if (d) results.dispatch.push(d);
     }
     // Each of these starts once the Worker has let go of what the scenario before it left open.
-    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => settle(ctx).then(() => runThroughput(ctx, config.throughput)));
+    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => throughputWithCeiling(ctx, config.throughput));
     if (has("sweep")) results.sweep = await phase("sweep drain", () => settle(ctx).then(() => runSweepDrain(ctx, config.sweep)));
     if (has("storm")) results.storm = await phase("connect storm", () => settle(ctx).then(() => runConnectStorm(ctx, config.storm)));
     if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => settle(ctx).then(() => runHeartbeat(ctx, config.heartbeat)));
@@ -191,6 +193,20 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
   const jsonPath = writeReport(dir, stamp, report);
   capture.writeTo(logFile);
   return { report, jsonPath, summary: renderSummary(report) };
+}
+
+/** The throughput run, between two bare push ceilings measured on the same settled box. */
+async function throughputWithCeiling(ctx: BenchContext, opts: BenchConfig["throughput"]): Promise<ThroughputResult> {
+  const ceiling = async (when: string) => {
+    await settle(ctx);
+    const c = await measureBareCeiling({ ...opts, pushes: opts.commands, onProgress: (t) => ctx.progress.update(`bare push ceiling ${when}: ${t}`) });
+    ctx.progress.line(`  bare push ceiling ${when}: ${c.perSecond} pushes/s`);
+    return c.perSecond;
+  };
+  const before = await ceiling("before");
+  const result = await runThroughput(ctx, opts);
+  const after = await ceiling("after");
+  return { ...result, ceilingAlongside: { before, after, perSecond: round((before + after) / 2) } };
 }
 
 async function cli(): Promise<number> {

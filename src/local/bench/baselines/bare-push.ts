@@ -175,6 +175,21 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
   };
 }
 
+/**
+ * The ceiling alone, on a bare-push workerd of its own: what the throughput scenario measures
+ * right before and after its run (see ThroughputResult.ceilingAlongside).
+ */
+export async function measureBareCeiling(opts: { pushes: number; agents: number; inFlight: number; onProgress?: (text: string) => void }): Promise<BarePushResult["ceiling"]> {
+  const bare = await startBarePush();
+  try {
+    await bare.connect(0, opts.agents, opts.onProgress);
+    opts.onProgress?.(`ceiling: ${opts.pushes} pushes`);
+    return { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, ...(await bare.ceiling(opts.pushes, opts.agents, opts.inFlight)) };
+  } finally {
+    await bare.stop();
+  }
+}
+
 export async function measureBarePush(opts: {
   latencySamples: number;
   pushes: number;

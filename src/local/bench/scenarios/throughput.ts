@@ -35,6 +35,13 @@ export type ThroughputResult = {
   databaseCpuMsPerCommand: number | null;
   /** Sockets the server closed during the run (e.g. liveness under overload); the fleet reconnects them. */
   drops: number;
+  /**
+   * The bare push ceiling measured right before and right after this run, pushes/s, and their
+   * mean, the target's baseline. This box's speed drifts by tens of percent within a minute: a
+   * ceiling measured only up front, a minute or two earlier, put the same code's ratio at 13.9 %
+   * in one run and 25.9 % in another.
+   */
+  ceilingAlongside?: { before: number; after: number; perSecond: number };
 };
 
 /** Give up when no command has completed for this long. */
