@@ -50,7 +50,7 @@ export function renderSummary(report: BenchReport): string {
   if (b.barePush) {
     baselineRows.push([`bare Worker→DO→ws.send, no DB (n=${b.barePush.latency.n})`, num(b.barePush.latency.p50, "ms"), num(b.barePush.latency.p99, "ms"), ""]);
     const c = b.barePush.ceiling;
-    baselineRows.push([`bare push ceiling (${c.pushes} pushes, ${c.agents} agents, ${c.inFlight} in flight)`, "", "", num(c.perSecond, "/s")]);
+    baselineRows.push([`bare push ceiling, up front (${c.pushes} pushes, ${c.agents} agents, ${c.inFlight} in flight)`, "", "", num(c.perSecond, "/s")]);
   }
   if (b.graphile) {
     baselineRows.push([`graphile-worker add_job→task start (n=${b.graphile.addToStart.n})`, num(b.graphile.addToStart.p50, "ms"), num(b.graphile.addToStart.p99, "ms"), ""]);
