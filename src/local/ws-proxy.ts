@@ -12,6 +12,7 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { sqlOverHttp } from "./http-sql";
+import type { StatementObserver } from "./http-sql";
 
 export type WsProxy = { port: number; close(): Promise<void> };
 
@@ -29,8 +30,8 @@ function targetOf(requestUrl: string | undefined): { host: string; port: number 
 }
 
 /** Starts the proxy on `port` (0 = any free port) and resolves once it listens. */
-export async function startWsProxy(port = 0): Promise<WsProxy> {
-  const sql = sqlOverHttp();
+export async function startWsProxy(port = 0, opts: { onStatement?: StatementObserver } = {}): Promise<WsProxy> {
+  const sql = sqlOverHttp(opts.onStatement);
   const server = http.createServer((req, res) => {
     const target = targetOf(req.url);
     if (req.method !== "POST" || !req.url?.startsWith("/sql") || !target) {

@@ -89,6 +89,10 @@ describe("the bench harness", () => {
       expect(level.tail.samples.length).toBeGreaterThanOrEqual(1);
       expect(Math.max(...level.tail.samples.map((s) => s.ms))).toBe(level.latency.max);
       expect(level.tail.connectMs).toBeGreaterThan(0);
+      // The database's part of each: every create's statement and bare INSERT, warm-ups included.
+      expect(level.statementMs.create.n).toBeGreaterThanOrEqual(level.latency.n);
+      expect(level.statementMs.bareInsert.n).toBe(level.latency.n);
+      expect(level.statementMs.create.p50).toBeGreaterThan(0);
     }
     expect(report.results.throughput?.failedCreates).toBe(0);
     // The throughput's ceiling is measured right before and after it, and is the target's baseline.

@@ -23,6 +23,7 @@ import type { WsProxy } from "../ws-proxy";
 import type { AgentCredentials } from "./agents";
 import { BENCH_APPLICATION_NAME, PgStats } from "./pg-stats";
 import { watchForNewWorkerd } from "./proc";
+import { StatementTimes } from "./statement-times";
 
 export type PoolerMode = "pgbouncer" | "direct";
 
@@ -51,6 +52,8 @@ export type BenchStack = {
   jwtSecret: string;
   sql: pg.Pool;
   stats: PgStats;
+  /** The database time of the statements the Worker and the bare Worker send over HTTP. */
+  statementTimes: StatementTimes;
   httpUrl(): string;
   wsUrl(): string;
   token(user: string, admin?: boolean): Promise<string>;
@@ -116,7 +119,8 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
     if (opts.needPgBouncer && !binary) throw new Error("PgBouncer is not installed (or POOLER=none): use --pooler direct");
     const pooler = binary ? await startPgBouncer(binary, scratch.url) : undefined;
     if (pooler) cleanups.push(() => pooler.close());
-    const proxy: WsProxy = await startWsProxy();
+    const statementTimes = new StatementTimes();
+    const proxy: WsProxy = await startWsProxy(0, { onStatement: statementTimes.observe });
     cleanups.push(() => proxy.close());
     const sql = new pg.Pool({ connectionString: scratch.url, max: 6, application_name: BENCH_APPLICATION_NAME });
     cleanups.push(() => sql.end());
@@ -164,6 +168,7 @@ export async function startBenchStack(opts: { pooler: PoolerMode; needPgBouncer:
       jwtSecret,
       sql,
       stats,
+      statementTimes,
       httpUrl: () => stack.worker.url,
       wsUrl: () => stack.worker.url.replace(/^http/, "ws"),
       token: (user, admin = false) => mintToken(user, admin, 2, jwtSecret),

@@ -124,6 +124,13 @@ export function informational(results: BenchResults): Array<{ label: string; val
         value: `p50 ${largest.latency.p50} vs ${bare.p50} ms = ${round(largest.latency.p50 / bare.p50, 2)}×; p99 ${largest.latency.p99} vs ${bare.p99} ms = ${round(largest.latency.p99 / bare.p99, 2)}×`,
       });
     }
+    const statements = largest?.statementMs;
+    if (largest && statements && statements.create.n > 0 && statements.bareInsert.n > 0) {
+      out.push({
+        label: `in Postgres [${d.pooler}] at ${largest.agents} agents (timed at the local SQL endpoint): the create's statement against the bare dispatch's INSERT`,
+        value: `p50 ${statements.create.p50} vs ${statements.bareInsert.p50} ms: ${round(statements.create.p50 - statements.bareInsert.p50, 2)} ms of the create's lead`,
+      });
+    }
     const cpu = largest?.cpu;
     if (largest && cpu) {
       const bareCpu = cpu.perBareDispatchMs;

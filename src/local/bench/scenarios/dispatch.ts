@@ -40,6 +40,12 @@ export type DispatchLevel = {
    * Performance).
    */
   tail: { connectMs: number; samples: { atMs: number; ms: number }[] };
+  /**
+   * The database's part: the create's statement and the bare dispatch's INSERT, each timed at the
+   * local SQL-over-HTTP endpoint from taking a pooled connection to the answer (see
+   * statement-times.ts). Warm-up creates included.
+   */
+  statementMs: { create: LatencySummary; bareInsert: LatencySummary };
 };
 
 /**
@@ -124,6 +130,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       progress.update(`connecting agents for level ${level}`);
       const connectStart = now();
       await connectAndWaitOnline(ctx, fleet, creds.slice(fleet.size, level), prefix, { concurrency });
+      stack.statementTimes.take(); // the connect's statements are not this level's
       const samplingStart = now();
       const samples: number[] = [];
       const sampledAt: number[] = [];
@@ -156,6 +163,7 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
         }
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
       }
+      const statementMs = stack.statementTimes.take();
       const latency = summarize(samples);
       const p99 = samples.length ? percentile([...samples].sort((a, b) => a - b), 99) : Number.POSITIVE_INFINITY;
       const tail = {
@@ -168,13 +176,15 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       const perCreateMs = cpu.create.perSample();
       const perBareDispatchMs = cpu.bare.perSample();
       const cpuFigures = perCreateMs === undefined ? undefined : { perCreateMs, ...(perBareDispatchMs === undefined ? {} : { perBareDispatchMs }) };
-      result.levels.push({ agents: level, latency, failures, tail, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
+      result.levels.push({ agents: level, latency, failures, tail, statementMs, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
       const alongside = pairedFloor
         ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms)`
         : "";
       const cpuText = cpuFigures ? `; workerd CPU per create ${cpuFigures.perCreateMs} ms${perBareDispatchMs === undefined ? "" : ` (bare dispatch ${perBareDispatchMs} ms)`}` : "";
       progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}${cpuText}`);
       progress.line(`    p99 and slower at ${tailText(tail)}`);
+      const bareInsert = statementMs.bareInsert.n > 0 ? `, the bare dispatch's INSERT p50 ${statementMs.bareInsert.p50} ms` : "";
+      progress.line(`    in Postgres (at the SQL endpoint): the create's statement p50 ${statementMs.create.p50} ms${bareInsert}`);
     }
 
     if (opts.hibernation) {
