@@ -401,7 +401,7 @@ export class AgentObject extends DurableObject<Env> {
    * may have lost it), so those are claimed again with the rest, oldest first. Part of the drain,
    * so it never races a batch being sent; after the earlier sockets' `sent` records in flight
    * (see CommandDelivery.recordsWritten). One round trip instead of two: in the bench's reconnect
-   * storm, 2,000 agents had their commands in 11.0 instead of 13.0 s (README, Performance).
+   * storm, 2,000 agents had their commands in 11.0 instead of 13.0 s (src/local/bench/HISTORY.md).
    */
   async #claim(db: Db, agentId: string, limit: number): Promise<ClaimedCommand[]> {
     const socket = this.#current();
@@ -475,7 +475,7 @@ export class AgentObject extends DurableObject<Env> {
    * the connect work with its claim as one transaction in one request, so the object holds no
    * database connection: it hibernates as soon as its work is done, and an outage leaves nothing
    * of it to repair. (A WebSocket kept for 1 s idle, which nearly every command's ack had to
-   * reopen, measured the same in the bench: README, Performance.)
+   * reopen, measured the same in the bench: src/local/bench/HISTORY.md.)
    */
   #db(): Db {
     this.#database ??= createDb(dbOptions(readConfig(this.env)));
