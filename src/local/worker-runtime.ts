@@ -9,7 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import type { V4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { PROJECT_ROOT } from "./dev-vars";
 
 const run = promisify(execFile);
@@ -56,7 +56,10 @@ export function bundleWorker(): Promise<string> {
  */
 export async function startLocalWorker(secrets: WorkerSecrets, opts: { persistDir?: string; port?: number } = {}): Promise<LocalWorker> {
   const scriptPath = await bundleWorker();
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(PROJECT_ROOT, "wrangler.toml"));
+  // Without `[secrets]`: they are passed in below, and wrangler would warn on every start that
+  // no .dev.vars or .env holds them.
+  const config = unstable_readConfig({ config: path.join(PROJECT_ROOT, "wrangler.toml") });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions({ ...config, secrets: undefined });
   if (opts.persistDir) fs.mkdirSync(opts.persistDir, { recursive: true });
   // The bundle is one self-contained module: module rules are for unbundled sources.
   const { modulesRules: _rules, ...declared } = workerOptions as typeof workerOptions & { modulesRules?: unknown };
