@@ -4,8 +4,8 @@
  * statement it parses the connection string three times (`new URL`), builds a connection-parameter
  * object and a fresh `neon()` function. In a profile of the bench's throughput that work was ~8 %
  * of workerd's busy time; on the session create it showed in the dispatch latency
- * (src/local/bench/HISTORY.md). Used for the session create and for every compiled statement (compiled.ts), which
- * are all of a Durable Object's.
+ * (src/local/bench/HISTORY.md). Used for the session create and for every compiled statement
+ * (compiled.ts), which are all of a Durable Object's.
  *
  * The endpoint is the driver's own (`neonConfig.fetchEndpoint`, which the local proxy overrides).
  * Values come back as Postgres text: `runOverHttp` hands them over as they are, `rowsOverHttp`
