@@ -215,7 +215,9 @@ export function adminAgentRoutes() {
         return { statusCode: 201, response: toCommandJson(row) };
       },
     );
-    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }), created);
+    // A replay pushes nothing of its own (see the session create).
+    const push = answer.replayed ? undefined : created;
+    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }), push);
     return c.json(answer.response as CommandJson, 201);
   });
 

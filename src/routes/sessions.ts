@@ -112,8 +112,11 @@ export function sessionRoutes() {
     );
     const view = answer.response as SessionJson;
     // On a replay too: delivering is idempotent, and the first request's delivery may have failed.
+    // But a replay pushes nothing of its own: what this request wrote, if it lost a race for the
+    // key, was rolled back, and only the database knows what the first request left pending.
     if (view.agentId) {
-      requestDelivery(c.env, c.executionCtx, view.agentId, (err) => c.var.log.warn("delivery request failed", { err }), created);
+      const push = answer.replayed ? undefined : created;
+      requestDelivery(c.env, c.executionCtx, view.agentId, (err) => c.var.log.warn("delivery request failed", { err }), push);
     }
     return c.json(view, 202);
   });
