@@ -105,10 +105,14 @@ export class AgentObject extends DurableObject<Env> {
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
     this.#setCurrentId(attachment.connId);
-    this.#retryAt.set(undefined);
-    this.#retryAttempt.set(undefined);
+    // The new socket's drain replaces a failed drain's retry, but frames kept during an outage
+    // keep theirs: nothing else applies them unless the agent sends another work frame.
+    if (this.#outbox.size() === 0) {
+      this.#retryAt.set(undefined);
+      this.#retryAttempt.set(undefined);
+    }
     this.#delivery.forgetPushed();
-    await this.#setAlarm(livenessDeadline(now));
+    await this.#setAlarm(Math.min(livenessDeadline(now), this.#retryAt.get() ?? Number.POSITIVE_INFINITY));
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== server) ws.close(CLOSE_REPLACED, "replaced by a new connection");
     }

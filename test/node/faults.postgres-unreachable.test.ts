@@ -240,6 +240,35 @@ describe("the Worker cut off from Postgres", () => {
     }, 60_000);
   });
 
+  it("applies frames kept during an outage after the agent reconnects, with nothing more from the agent", async () => {
+    const agentId = "pg-reconnect";
+    const commandId = `cmd-${agentId}`;
+    const key = await stack.makeAgent(agentId);
+    const raw = await openRawAgent(stack.wsUrl, agentId, key);
+    sockets.push(raw);
+    await eventually(`${agentId} online`, async () => {
+      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
+      return rows[0]?.status === "online" ? true : undefined;
+    });
+    await sendCommand(raw, agentId, commandId);
+
+    await stack.dbDown("refusing");
+    raw.send(frames.ack(commandId));
+    raw.send(frames.complete(commandId, { sessionId: `s-${commandId}`, state: "terminated" }));
+    await keptNotDropped(agentId, "ack");
+    // Long enough for the object's retries to back off to seconds apart, so the agent's new socket
+    // (right after the database is back) most likely comes before the next retry: the socket must
+    // not cancel it, since the new socket sends nothing that would apply the kept frames.
+    const since = Date.now();
+    await eventually("8 s of outage", async () => (Date.now() - since >= 8000 ? true : undefined), 15_000);
+    await stack.dbUp();
+    const again = await openRawAgent(stack.wsUrl, agentId, key);
+    sockets.push(again);
+
+    const row = await completed(agentId, commandId, "completed after the reconnect");
+    expect(row.result).toEqual({ sessionId: `s-${commandId}`, state: "terminated" });
+  }, 90_000);
+
   it("keeps frames it already holds when the outage turns from refusing to unreachable", async () => {
     const agentId = "pg-switch";
     const commandId = `cmd-${agentId}`;
