@@ -419,9 +419,10 @@ export class AgentObject extends DurableObject<Env> {
     });
     // Done for the socket current now, even one that replaced this one meanwhile: the
     // transaction re-queued everything sent before it (this socket was sent nothing yet, since
-    // pushes wait for the connect work), and what it claimed goes out on the current socket.
-    // Doing the work again for that socket would only send those commands twice. (Unless the
-    // agent had no socket when the transaction ran: then it did not mark the agent online.)
+    // pushes wait for the connect work). If the socket changed, the drain puts what this claimed
+    // back to pending (see CommandDelivery) and the current socket's next claim takes it, in
+    // order; doing the work again would gain nothing. (Unless the agent had no socket when the
+    // transaction ran: then it did not mark the agent online.)
     const latest = this.#current();
     if (latest && markedOnline) {
       const heartbeat = { ...latest.attachment.heartbeat, written: Date.now() };

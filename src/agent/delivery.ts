@@ -169,14 +169,20 @@ export class CommandDelivery {
     let sent = 0;
     try {
       for (;;) {
-        if (!this.host.socket()) return sent;
+        const ws = this.host.socket();
+        if (!ws) return sent;
         const batch = await this.host.claim(db, agentId, CLAIM_BATCH);
+        if (this.host.socket() !== ws) {
+          // The socket was replaced (or closed) while the claim was in flight. The batch goes back
+          // to pending: the next socket's connect work re-queues what this one left unacknowledged
+          // and claims it all again, so these go out once, behind those older ones.
+          await commandRelease(db, batch.map((c) => c.commandId));
+          return sent;
+        }
         for (const [i, cmd] of batch.entries()) {
           // Pushed on this socket already: the claim was its record.
           if (this.#recorded(cmd.commandId)) continue;
-          const ws = this.host.socket();
           try {
-            if (!ws) throw new Error("socket gone");
             ws.send(encodeCommandFrame(cmd)); // one JSON object per message (checklist 12)
             this.#remember(cmd.commandId);
             sent++;
