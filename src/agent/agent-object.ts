@@ -73,6 +73,7 @@ export class AgentObject extends DurableObject<Env> {
       onEmpty: () => this.#retryAttempt.set(undefined),
       onFailure: async (err, agentId) => {
         this.#log(agentId).error("AgentObject drain failed; will retry", { err });
+        this.#redoConnectWork();
         await this.#scheduleRetry();
       },
     });
@@ -429,6 +430,17 @@ export class AgentObject extends DurableObject<Env> {
       latest.ws.serializeAttachment({ ...latest.attachment, heartbeat, connectWorkDone: true });
     }
     return claimed;
+  }
+
+  /**
+   * A drain failed, perhaps after its claim committed: what that claim took is `sent` but never
+   * went out, and is no longer pending, so a newer command would be pushed ahead of it. The
+   * socket's next claim re-queues its unacknowledged commands first, as a new socket's does, and
+   * pushes wait for it. Those the agent did get may come twice: at least once, in order.
+   */
+  #redoConnectWork(): void {
+    const current = this.#current();
+    if (current?.attachment.connectWorkDone) current.ws.serializeAttachment({ ...current.attachment, connectWorkDone: false });
   }
 
   #current(): { ws: WebSocket; attachment: Attachment } | null {

@@ -20,9 +20,11 @@ const POOL_SIZE = 10;
 /**
  * Told of each request the database answered: the first statement's text and how long the
  * database work took (a pooled connection, the statements, and a batch's BEGIN and COMMIT), in ms.
- * The bench uses it to split a dispatch's time between Postgres and the rest.
+ * The bench uses it to split a dispatch's time between Postgres and the rest. Answering
+ * "withhold" leaves the request unanswered although Postgres ran it: the fault tests' stand-in
+ * for an answer lost on the way back (the caller's statement timeout ends its wait).
  */
-export type StatementObserver = (query: string, ms: number) => void;
+export type StatementObserver = (query: string, ms: number) => void | "withhold";
 
 export type SqlOverHttp = {
   /** Answers one request; `target` is the loopback host:port the Worker's DATABASE_URL names. */
@@ -88,7 +90,7 @@ export function sqlOverHttp(observe?: StatementObserver): SqlOverHttp {
           const started = performance.now();
           const isolation = isolationLevel(req.headers["neon-batch-isolation-level"]);
           const results = batch ? await inTransaction(pool, queries, isolation) : [await pool.query(asArrays(queries[0]!))];
-          observe?.(queries[0]?.query ?? "", performance.now() - started);
+          if (observe?.(queries[0]?.query ?? "", performance.now() - started) === "withhold") return;
           return answer(res, 200, batch ? { results: results.map(neonResult) } : neonResult(results[0]!));
         } catch (err) {
           if (err instanceof pg.DatabaseError) {

@@ -49,6 +49,11 @@ export type Stack = {
    */
   dbDown(mode?: DbOutage): Promise<void>;
   dbUp(): Promise<void>;
+  /**
+   * From now on, the proxy's SQL-over-HTTP endpoint runs the requests whose first statement
+   * matches `pred` and never answers them (an answer lost after Postgres committed); null stops.
+   */
+  withholdAnswers(pred: ((query: string) => boolean) | null): void;
   stop(): Promise<void>;
 };
 
@@ -65,7 +70,9 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
   // The Worker reaches a real server through PgBouncer when installed, as it reaches Neon's pooler.
   const pgbouncerBinary = server.kind === "embedded" ? undefined : findPgBouncer();
   const pooler = pgbouncerBinary ? await startPgBouncer(pgbouncerBinary, url) : undefined;
-  let proxy: WsProxy | null = await startWsProxy();
+  let withhold: ((query: string) => boolean) | null = null;
+  const proxyOptions = { onStatement: (query: string) => (withhold?.(query) ? ("withhold" as const) : undefined) };
+  let proxy: WsProxy | null = await startWsProxy(0, proxyOptions);
   const proxyPort = proxy.port;
   let standIn: StandIn | null = null;
   const secrets = {
@@ -116,7 +123,10 @@ export async function startStack(opts: { persistDir?: string; vars?: Record<stri
       const s = standIn;
       standIn = null;
       if (s) await s.close();
-      proxy ??= await startWsProxy(proxyPort);
+      proxy ??= await startWsProxy(proxyPort, proxyOptions);
+    },
+    withholdAnswers(pred) {
+      withhold = pred;
     },
     async stop() {
       await stack.worker.stop();
