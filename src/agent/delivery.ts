@@ -56,6 +56,12 @@ export class CommandDelivery {
    * ack. A drain that claims one records it and does not send it again.
    */
   readonly #unrecorded = new Set<string>();
+  /**
+   * Taken out of #unrecorded (an ack, or a `sent` record) since the running claim began: a claim
+   * that committed before that record still returns them, and they must not go out again.
+   */
+  readonly #recordedSinceClaim = new Set<string>();
+  #claiming = false;
   #recordTimer: ReturnType<typeof setTimeout> | null = null;
   /** Records being written now. */
   readonly #writing = new Set<Promise<void>>();
@@ -149,6 +155,7 @@ export class CommandDelivery {
    */
   forgetPushed(): void {
     this.#unrecorded.clear();
+    this.#recordedSinceClaim.clear();
     if (this.#recordTimer) clearTimeout(this.#recordTimer);
     this.#recordTimer = null;
   }
@@ -171,7 +178,14 @@ export class CommandDelivery {
       for (;;) {
         const ws = this.host.socket();
         if (!ws) return sent;
-        const batch = await this.host.claim(db, agentId, CLAIM_BATCH);
+        this.#recordedSinceClaim.clear();
+        this.#claiming = true;
+        let batch: ClaimedCommand[];
+        try {
+          batch = await this.host.claim(db, agentId, CLAIM_BATCH);
+        } finally {
+          this.#claiming = false;
+        }
         if (this.host.socket() !== ws) {
           // The socket was replaced (or closed) while the claim was in flight. The batch goes back
           // to pending: the next socket's connect work re-queues what this one left unacknowledged
@@ -180,8 +194,8 @@ export class CommandDelivery {
           return sent;
         }
         for (const [i, cmd] of batch.entries()) {
-          // Pushed on this socket already: the claim was its record.
-          if (this.#recorded(cmd.commandId)) continue;
+          // Pushed on this socket already: the claim was its record, or its ack raced the claim.
+          if (this.#recorded(cmd.commandId) || this.#recordedSinceClaim.has(cmd.commandId)) continue;
           try {
             ws.send(encodeCommandFrame(cmd)); // one JSON object per message (checklist 12)
             this.#remember(cmd.commandId);
@@ -240,6 +254,7 @@ export class CommandDelivery {
   /** Whether `commandId` was waiting for its record; it no longer is. */
   #recorded(commandId: string): boolean {
     if (!this.#unrecorded.delete(commandId)) return false;
+    if (this.#claiming) this.#recordedSinceClaim.add(commandId);
     if (this.#unrecorded.size === 0 && this.#recordTimer) {
       clearTimeout(this.#recordTimer);
       this.#recordTimer = null;
