@@ -3,6 +3,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { requestDelivery } from "../agent/stub";
 import type { Db } from "../db/client";
 import { commandCancel, commandGetById, commandList, commandRetry } from "../db/queries/commands";
+import { transaction } from "../db/transaction";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure } from "../sessions/command-outcome";
 import type { AppEnv } from "../env";
@@ -65,9 +66,14 @@ export function adminCommandRoutes() {
 
   app.openapi(routes.cancel, async (c) => {
     const { commandId } = c.req.valid("param");
-    const row = await commandCancel(c.var.db, commandId);
+    // The command and its session in one transaction: a cancelled command is final, so nothing
+    // would come back to move a session left behind.
+    const row = await transaction(c.var.db, async (tx) => {
+      const cancelled = await commandCancel(tx, commandId);
+      if (cancelled) await sessionAfterFailure(tx, cancelled);
+      return cancelled;
+    });
     if (!row) throw await notFinishable(c.var.db, commandId, "cancelled", "it has already finished");
-    await sessionAfterFailure(c.var.db, row);
     return c.json(toCommandJson(row), 200);
   });
 

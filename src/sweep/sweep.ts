@@ -17,6 +17,7 @@ import {
   commandExpireLeases,
 } from "../db/queries/commands";
 import { idempotencyDeleteOld } from "../db/queries/idempotency";
+import { transaction } from "../db/transaction";
 import { sessionGiveUpOnAgent, sessionListStuckTerminating } from "../db/queries/sessions";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure } from "../sessions/command-outcome";
@@ -109,22 +110,33 @@ export async function runSweep(env: Env, db: Db, policy: DeliveryPolicy, options
     }
   };
 
-  // 1. Expired leases: back to pending behind a backoff, or failed after max attempts.
+  // 1. Expired leases: back to pending behind a backoff, or failed after max attempts. The
+  // commands and their sessions change in one transaction: a command already final is never
+  // selected again, so a session left behind by a failure half-way would stay stuck.
   await step(async () => {
-    for (const cmd of await commandExpireLeases(db, options.batch)) {
-      if (cmd.status === "failed") {
-        r.failedNoAnswer++;
-        await sessionAfterFailure(db, cmd);
-      } else r.redelivering++;
-    }
+    const outcome = { failed: 0, redelivering: 0 };
+    await transaction(db, async (tx) => {
+      for (const cmd of await commandExpireLeases(tx, options.batch)) {
+        if (cmd.status === "failed") {
+          outcome.failed++;
+          await sessionAfterFailure(tx, cmd);
+        } else outcome.redelivering++;
+      }
+    });
+    r.failedNoAnswer += outcome.failed;
+    r.redelivering += outcome.redelivering;
   });
 
-  // 2. Deadlines: pending commands past expires_at end expired, never sent.
+  // 2. Deadlines: pending commands past expires_at end expired, never sent (one transaction, as above).
   await step(async () => {
-    for (const cmd of await commandExpireDeadlines(db, options.batch)) {
-      r.expired++;
-      await sessionAfterFailure(db, cmd);
-    }
+    let expired = 0;
+    await transaction(db, async (tx) => {
+      for (const cmd of await commandExpireDeadlines(tx, options.batch)) {
+        expired++;
+        await sessionAfterFailure(tx, cmd);
+      }
+    });
+    r.expired += expired;
   });
 
   // 3. Backstop for missed alarms: agents still online with a stale heartbeat. The DO knows
