@@ -4,7 +4,7 @@
  * wrong key 403 (unless bootstrap key) → ok. mTLS is not offered.
  */
 import type { HonoRequest, MiddlewareHandler } from "hono";
-import { agentGetByIdTouchingKey, agentTouchKeyUse } from "../db/queries/agents";
+import { agentGetByIdTouchingKey, agentUpgradeLegacyKey } from "../db/queries/agents";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { apiKeyFormatProblem, constantTimeEqual, hashApiKey, verifyApiKey } from "../lib/api-key";
@@ -44,7 +44,10 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
     const verdict = await verifyApiKey(key, agent.apiKeyHash, keyHash);
     if (verdict !== "mismatch") {
       // A current key's use was recorded by the read; a legacy (bcrypt) one is upgraded now.
-      if (verdict === "legacy") c.executionCtx.waitUntil(agentTouchKeyUse(c.var.db, agentId, keyHash).catch(() => {}));
+      if (verdict === "legacy" && agent.apiKeyHash) {
+        const upgrade = agentUpgradeLegacyKey(c.var.db, agentId, { from: agent.apiKeyHash, to: keyHash });
+        c.executionCtx.waitUntil(upgrade.catch(() => {}));
+      }
       c.set("agent", { agentId, bootstrap: false, registered: true });
       return next();
     }

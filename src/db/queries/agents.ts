@@ -64,12 +64,15 @@ export async function agentUpdateRegistration(db: Queryable, reg: AgentRegistrat
   return row;
 }
 
-/** Records a successful key use; `upgradedHash` replaces a legacy bcrypt hash with the fast form. */
-export async function agentTouchKeyUse(db: Queryable, agentId: string, upgradedHash?: string): Promise<void> {
+/**
+ * Records a successful use of a legacy (bcrypt) key and replaces its hash with the fast form,
+ * only while the agent still has that hash: a key rotated meanwhile must not come back.
+ */
+export async function agentUpgradeLegacyKey(db: Queryable, agentId: string, hash: { from: string; to: string }): Promise<void> {
   await db
     .update(agents)
-    .set({ apiKeyLastUsedAt: sql`now()`, ...(upgradedHash ? { apiKeyHash: upgradedHash } : {}) })
-    .where(eq(agents.agentId, agentId));
+    .set({ apiKeyLastUsedAt: sql`now()`, apiKeyHash: hash.to })
+    .where(and(eq(agents.agentId, agentId), eq(agents.apiKeyHash, hash.from)));
 }
 
 /** A socket connected or a heartbeat arrived: online, fresh heartbeat, capacity if reported. */
