@@ -5,7 +5,7 @@ import type { Db } from "../db/client";
 import { commandCancel, commandGetById, commandList, commandRetry } from "../db/queries/commands";
 import { transaction } from "../db/transaction";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
-import { sessionAfterFailure } from "../sessions/command-outcome";
+import { sessionAfterFailure, sessionBeforeRetry } from "../sessions/command-outcome";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { CommandSchema, COMMAND_STATUSES, toCommandJson } from "../views/command";
@@ -42,7 +42,8 @@ const routes = {
   retry: createRoute({
     method: "post",
     path: "/commands/{commandId}/retry",
-    summary: "Queue a failed or expired command again: pending, attempts from zero, a new deadline",
+    summary:
+      "Queue a failed or expired command again: pending, attempts from zero, a new deadline; its session goes back to where the command left it from (409 if the session has moved on since)",
     request: { params: z.object({ commandId: z.string().min(1).max(255) }) },
     responses: { 200: { description: "Pending again", ...jsonContent(CommandSchema) }, ...errorResponses(401, 403, 404, 409) },
   }),
@@ -81,7 +82,14 @@ export function adminCommandRoutes() {
     const { commandId } = c.req.valid("param");
     const existing = await commandGetById(c.var.db, commandId);
     const policy = deliveryPolicy(c.var.config);
-    const row = existing && (await commandRetry(c.var.db, commandId, commandDeadline(policy, existing.action)));
+    // The command and its session in one transaction (see sessionBeforeRetry).
+    const row = await transaction(c.var.db, async (tx) => {
+      const retried = existing && (await commandRetry(tx, commandId, commandDeadline(policy, existing.action)));
+      if (retried && !(await sessionBeforeRetry(tx, retried))) {
+        throw new AppError("conflict", "Session has moved on", `Session ${retried.sessionId} is no longer where the failed ${retried.action} left it; nothing was retried`);
+      }
+      return retried;
+    });
     if (!row) throw await notFinishable(c.var.db, commandId, "retried", "only failed or expired commands can be retried");
     if (row.agentId) requestDelivery(c.env, c.executionCtx, row.agentId, (err) => c.var.log.warn("delivery request failed", { err }));
     return c.json(toCommandJson(row), 200);

@@ -37,3 +37,15 @@ export async function sessionAfterFailure(db: Queryable, cmd: Finished): Promise
   if (!cmd.sessionId || !cmd.agentId || !move) return;
   await sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, move.from, move.to);
 }
+
+/**
+ * A failed or expired command queued again (admin retry): its session goes back to the state
+ * the command left it from, so the command's completion moves it as the first attempt's would
+ * have. False when the session has moved on since the failure (a user stopped it, say): then
+ * the retry must not go ahead. True when the command has no session to move.
+ */
+export async function sessionBeforeRetry(db: Queryable, cmd: Finished): Promise<boolean> {
+  const move = AFTER_FAILURE[cmd.action];
+  if (!cmd.sessionId || !cmd.agentId || !move) return true;
+  return sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, [move.to], move.from[0]!);
+}
