@@ -83,7 +83,9 @@ export async function sessionApplyAgentStatus(
 
 /**
  * Reconciler (checklist 50): sessions stuck in `state` for more than `minutes` whose agent is
- * gone (deleted, or not online) move to `to` with termination_reason 'agent_unavailable'.
+ * gone (deleted, or not online, and its row unchanged, for as long) move to `to` with
+ * termination_reason 'agent_unavailable'. Not online at this instant is not enough: an agent
+ * reconnecting after a blip (spec: 2–20 s) would lose a start still legitimately running.
  */
 export async function sessionGiveUpOnAgent(
   db: Queryable,
@@ -94,7 +96,8 @@ export async function sessionGiveUpOnAgent(
 ): Promise<string[]> {
   const stuck = sql`select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
     where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
-      and (a.agent_id is null or a.status is distinct from 'online')
+      and (a.agent_id is null
+        or (a.status is distinct from 'online' and a.updated_at < now() - make_interval(mins => ${minutes})))
     limit ${limit} for update of s skip locked`;
   const rows = await db
     .update(sessions)
