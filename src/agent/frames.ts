@@ -8,7 +8,7 @@ import { commandFinishByAgent } from "../db/queries/command-finish";
 import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
-import { AFTER_COMPLETE, AFTER_FAILURE, reportedState } from "../sessions/command-outcome";
+import { AFTER_COMPLETE, AFTER_FAILURE, reportedState, statusMayNotMove } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
 /** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
@@ -50,13 +50,14 @@ export async function applyAgentFrame(
     case "status": {
       const p = frame.payload;
       const vncReady = p.vncReady === true && (p.vncPort ?? 0) > 0;
-      await sessionApplyAgentStatus(db, agentId, {
+      const update = {
         sessionId: p.sessionId,
         state: p.state,
         // pod_name is varchar(255): a longer name is cut rather than losing the state change.
         podName: (p.platformMetadata?.podName ?? "").slice(0, 255),
         url: vncReady ? `/api/v1/sessions/${p.sessionId}/vnc` : "",
-      });
+      };
+      await sessionApplyAgentStatus(db, agentId, update, statusMayNotMove(p.state));
       return;
     }
   }

@@ -21,6 +21,19 @@ export const AFTER_FAILURE: SessionMoves = {
   wake_session: { from: ["waking"], to: "hibernated" },
 };
 
+/**
+ * A user's action under way, and the state its command completes it to. Meanwhile a `status`
+ * frame may only report that outcome: a stale one (the `running` of a start queued ahead of the
+ * user's stop) would undo the action, and the action's completion, which moves the session only
+ * from the under-way state, would then change nothing.
+ */
+const UNDER_WAY: Record<string, string> = { terminating: "terminated", hibernating: "hibernated", waking: "running" };
+
+/** The session states a `status` frame reporting `reported` must leave alone; `terminated` is final. */
+export function statusMayNotMove(reported: string): string[] {
+  return ["terminated", ...Object.entries(UNDER_WAY).flatMap(([from, to]) => (to === reported ? [] : [from]))];
+}
+
 /** States an agent may report in `complete.result.state`; anything else falls back to the action's. */
 const RESULT_STATES = new Set(["running", "hibernated", "terminated", "failed"]);
 

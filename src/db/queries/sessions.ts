@@ -1,5 +1,5 @@
 /** Named queries for `sessions`. */
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { sessions } from "../schema";
 import type { SessionRow } from "../schema";
@@ -60,11 +60,15 @@ export async function sessionTransitionForAgent(
   return rows.length > 0;
 }
 
-/** An agent's `status` frame, applied only to that agent's own sessions (checklist item 48). */
+/**
+ * An agent's `status` frame, applied only to that agent's own sessions (checklist item 48) and
+ * not to a session in one of the `unless` states.
+ */
 export async function sessionApplyAgentStatus(
   db: Queryable,
   agentId: string,
   update: { sessionId: string; state: string; podName: string; url: string },
+  unless: readonly string[],
 ): Promise<boolean> {
   const rows = await db
     .update(sessions)
@@ -76,7 +80,7 @@ export async function sessionApplyAgentStatus(
       lastActivity: sql`now()`,
       ...(update.state === "terminated" ? { terminatedAt: sql`now()` } : {}),
     })
-    .where(and(eq(sessions.id, update.sessionId), eq(sessions.agentId, agentId)))
+    .where(and(eq(sessions.id, update.sessionId), eq(sessions.agentId, agentId), notInArray(sessions.state, [...unless])))
     .returning({ id: sessions.id });
   return rows.length > 0;
 }
