@@ -36,8 +36,11 @@ export async function applyAgentFrame(
       return;
     case "command_response": {
       // docker-agent names the session, not the command: it runs commands one at a time, so the
-      // oldest command of that session still in flight is the one it answers.
-      const cmd = await commandInFlightForSession(db, agentId, frame.sessionId);
+      // oldest command of that session still in flight is the one it answers. A success names the
+      // state it reached, which only some actions reach: the reply to a command that ended here
+      // meanwhile (cancelled, say) must not settle the next one, of another action.
+      const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
+      const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
       if (!cmd) return;
       if (frame.success) {
         const state = frame.status ?? "";
@@ -62,6 +65,13 @@ export async function applyAgentFrame(
     }
   }
 }
+
+/** The actions whose success leaves a session in each state a docker-agent reply reports. */
+const ACTIONS_REACHING: Record<string, readonly string[]> = {
+  running: ["start_session", "wake_session"],
+  hibernated: ["hibernate_session"],
+  terminated: ["stop_session"],
+};
 
 function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
   const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };

@@ -281,11 +281,15 @@ export async function commandAck(db: Db, agentId: string, commandId: string, run
   return (await ack(db, { agentId, commandId, runLeaseSeconds })).length > 0;
 }
 
-/** The oldest command of `sessionId` sent to `agentId` and not finished (docker-agent replies). */
+/**
+ * The oldest command of `sessionId` sent to `agentId` and not finished, of one of `actions` when
+ * given (docker-agent replies, which name the session and not the command).
+ */
 export async function commandInFlightForSession(
   db: Queryable,
   agentId: string,
   sessionId: string,
+  actions?: readonly string[],
 ): Promise<CommandRow | undefined> {
   const [row] = await db
     .select()
@@ -295,6 +299,7 @@ export async function commandInFlightForSession(
         eq(agentCommands.agentId, agentId),
         eq(agentCommands.sessionId, sessionId),
         inArray(agentCommands.status, ["sent", "ack"]),
+        actions ? inArray(agentCommands.action, [...actions]) : undefined,
       ),
     )
     .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
