@@ -18,7 +18,7 @@ import {
 } from "../db/queries/commands";
 import { idempotencyDeleteOld } from "../db/queries/idempotency";
 import { transaction } from "../db/transaction";
-import { sessionGiveUpOnAgent, sessionListStuckTerminating } from "../db/queries/sessions";
+import { sessionEndOrphaned, sessionGiveUpOnAgent, sessionListStuckTerminating } from "../db/queries/sessions";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure } from "../sessions/command-outcome";
 import { retryStuckStop } from "../sessions/reconcile";
@@ -158,6 +158,7 @@ export async function runSweep(env: Env, db: Db, policy: DeliveryPolicy, options
     }
     r.sessionsTerminated += (await sessionGiveUpOnAgent(db, "terminating", "terminated", options.forceMinutes, options.batch)).length;
     r.sessionsFailed += (await sessionGiveUpOnAgent(db, "pending", "failed", options.forceMinutes, options.batch)).length;
+    r.sessionsTerminated += (await sessionEndOrphaned(db, options.forceMinutes, options.batch)).length;
   });
 
   // 5. Delivery: pending commands of connected agents go to their DO.

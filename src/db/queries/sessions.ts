@@ -117,6 +117,25 @@ export async function sessionGiveUpOnAgent(
 }
 
 /**
+ * Sessions left without an agent (it was deleted: `agent_id` set NULL) in a state only an agent's
+ * answer could move on, unchanged for more than `minutes`, end `terminated` with
+ * termination_reason 'agent_unavailable'. Nothing else would ever move them: every user action
+ * needs the session's agent. (`pending` and `terminating` are sessionGiveUpOnAgent's.)
+ */
+export async function sessionEndOrphaned(db: Queryable, minutes: number, limit: number): Promise<string[]> {
+  const orphaned = sql`select s.id from ${sessions} s
+    where s.agent_id is null and s.state in ('running', 'hibernated', 'hibernating', 'waking')
+      and s.updated_at < now() - make_interval(mins => ${minutes})
+    limit ${limit} for update skip locked`;
+  const rows = await db
+    .update(sessions)
+    .set({ state: "terminated", terminationReason: "agent_unavailable", updatedAt: sql`now()`, terminatedAt: sql`now()` })
+    .where(sql`${sessions.id} in (${orphaned})`)
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/**
  * Sessions stuck `terminating` for more than `minutes` whose agent is online and whose stop was
  * not retried yet: stop candidates. Those already retried are left out here, not only by the
  * retry's own check: they keep their old `updated_at`, and listed first they would fill every
