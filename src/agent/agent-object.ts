@@ -34,6 +34,8 @@ import { StoredValue } from "./stored-value";
 
 /** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
 export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
+/** When the Worker checked the upgrade's credentials (ms): see `disconnect`. */
+export const AUTHORIZED_AT_HEADER = "X-Dispatch-Authorized-At";
 
 /** Close codes: 4000+ are application-defined (RFC 6455 §7.4.2). */
 export const CLOSE_REPLACED = 4000;
@@ -60,6 +62,8 @@ export class AgentObject extends DurableObject<Env> {
   /** A drain failed (e.g. the database was unreachable): retry at this time, with this attempt. */
   readonly #retryAt = new StoredValue<number>(this.ctx.storage.kv, "retryAt");
   readonly #retryAttempt = new StoredValue<number>(this.ctx.storage.kv, "retryAttempt");
+  /** When the agent's credentials last went away (see `disconnect`). */
+  readonly #revokedAt = new StoredValue<number>(this.ctx.storage.kv, "revokedAt");
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,6 +100,13 @@ export class AgentObject extends DurableObject<Env> {
     const agentId = request.headers.get(AGENT_ID_HEADER);
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !agentId) {
       return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    // Credentials checked before they were revoked (the key rotated, the agent deleted) arrive
+    // too late to be closed by the revocation: refuse them here. (No header: a Worker from
+    // before it existed, during a deploy; refused only once something was revoked.)
+    const revokedAt = this.#revokedAt.get();
+    if (revokedAt !== undefined && !(Number(request.headers.get(AUTHORIZED_AT_HEADER)) > revokedAt)) {
+      return new Response("credentials revoked since this connection was authorized", { status: 403 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
@@ -142,8 +153,13 @@ export class AgentObject extends DurableObject<Env> {
     return { ok: true, sent: await this.#delivery.drain(agentId) };
   }
 
-  /** RPC: close the agent's socket because its credentials or registration went away. */
+  /**
+   * RPC: close the agent's socket because its credentials or registration went away, and refuse
+   * upgrades whose credentials were checked before now: one authorized just before the change
+   * may reach this object only after this call.
+   */
   async disconnect(reason: string): Promise<void> {
+    this.#revokedAt.set(Date.now());
     const current = this.#current();
     if (!current) return;
     current.ws.close(CLOSE_REVOKED, reason.slice(0, 120));

@@ -28,6 +28,8 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
     const bootstrapKey = c.var.config.AGENT_BOOTSTRAP_KEY;
     const isBootstrap = bootstrapKey !== "" && constantTimeEqual(key.toLowerCase(), bootstrapKey.toLowerCase());
     const keyHash = await hashApiKey(key);
+    // Before the read: a revocation the read could not see yet is later than this (see AgentObject.fetch).
+    const authorizedAt = Date.now();
     const agent = await agentGetByIdTouchingKey(c.var.db, agentId, keyHash);
     if (!agent) {
       if (!isBootstrap) {
@@ -38,7 +40,7 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
           { agentId },
         );
       }
-      c.set("agent", { agentId, bootstrap: true, registered: false });
+      c.set("agent", { agentId, bootstrap: true, registered: false, authorizedAt });
       return next();
     }
     const verdict = await verifyApiKey(key, agent.apiKeyHash, keyHash);
@@ -48,13 +50,13 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
         const upgrade = agentUpgradeLegacyKey(c.var.db, agentId, { from: agent.apiKeyHash, to: keyHash });
         c.executionCtx.waitUntil(upgrade.catch(() => {}));
       }
-      c.set("agent", { agentId, bootstrap: false, registered: true });
+      c.set("agent", { agentId, bootstrap: false, registered: true, authorizedAt });
       return next();
     }
     // The bootstrap key is accepted for existing agents too (the original's Issue #234 fallback):
     // agents are never told their own key by registration, so they keep presenting it.
     if (!isBootstrap) throw new AppError("forbidden", "Invalid API key", "The API key does not match this agent.");
-    c.set("agent", { agentId, bootstrap: true, registered: true });
+    c.set("agent", { agentId, bootstrap: true, registered: true, authorizedAt });
     return next();
   };
 }

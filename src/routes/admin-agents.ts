@@ -3,6 +3,7 @@
  * which is queued `pending` when the agent is offline (the original answered 503).
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { getAgentStub, requestDelivery } from "../agent/stub";
 import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
@@ -131,10 +132,15 @@ export function adminAgentRoutes() {
 
   app.openapi(routes.delete, async (c) => {
     const { agent_id } = c.req.valid("param");
+    await mustExist(c.var.db, agent_id);
+    // Disconnected before the delete, so a failed call leaves the agent in place for a retry;
+    // and again after it, for a connect authorized in between (see AgentObject.disconnect).
+    const agent = getAgentStub(c.env, agent_id);
+    await agent.disconnect("agent deleted");
     if (!(await agentDelete(c.var.db, agent_id))) {
       throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
     }
-    await getAgentStub(c.env, agent_id).disconnect("agent deleted");
+    afterResponse(c, agent.disconnect("agent deleted"), "disconnect after delete failed");
     return c.json({ message: "Agent deregistered successfully", agentId: agent_id }, 200);
   });
 
@@ -172,10 +178,14 @@ export function adminAgentRoutes() {
       const { agent_id } = c.req.valid("param");
       const before = await mustExist(c.var.db, agent_id);
       const apiKey = generateApiKey();
-      const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
       const hadKey = before.apiKeyHash !== null;
-      // A socket opened with the old key must not outlive it.
-      if (hadKey) await getAgentStub(c.env, agent_id).disconnect("API key rotated");
+      // A socket opened with the old key must not outlive it. Disconnected before the change, so
+      // a failed call changes nothing (the new key is not lost), and again after it, for a
+      // connect authorized with the old key in between (see AgentObject.disconnect).
+      const agent = getAgentStub(c.env, agent_id);
+      if (hadKey) await agent.disconnect("API key rotated");
+      const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
+      if (hadKey) afterResponse(c, agent.disconnect("API key rotated"), "disconnect after key rotation failed");
       return c.json(
         {
           message: rotate && hadKey ? "API key rotated successfully - old key is now invalid" : "API key generated successfully",
@@ -222,6 +232,11 @@ export function adminAgentRoutes() {
   });
 
   return app;
+}
+
+/** Work that must not hold up or fail the answer (its change is committed): waited for, and logged if it fails. */
+function afterResponse(c: Context<AppEnv>, work: Promise<unknown>, message: string): void {
+  c.executionCtx.waitUntil(work.catch((err: unknown) => c.var.log.error(message, { err })));
 }
 
 function agentNotFound(agentId: string): AppError {

@@ -1,6 +1,6 @@
 /** Agent self-service: registration and the WebSocket connect (spec §1.4, §1.5). */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { AGENT_ID_HEADER } from "../agent/agent-object";
+import { AGENT_ID_HEADER, AUTHORIZED_AT_HEADER } from "../agent/agent-object";
 import { getAgentStub } from "../agent/stub";
 import { agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
 import type { AppEnv } from "../env";
@@ -136,6 +136,7 @@ export function agentRoutes() {
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(AGENT_ID_HEADER, agentId);
+    headers.set(AUTHORIZED_AT_HEADER, String(c.var.agent.authorizedAt));
     return getAgentStub(c.env, agentId).fetch(new Request(c.req.raw.url, { headers }));
   });
 
