@@ -5,19 +5,15 @@
  * answered. The delivery runs as the Durable Object runs it, on a real WebSocket and the real
  * claim and ack statements; only the moment the claim answers is held back.
  */
-import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { CommandDelivery } from "../../src/agent/delivery";
 import { applyAgentFrame } from "../../src/agent/frames";
 import type { WorkFrame } from "../../src/agent/frames";
 import { parseAgentFrame } from "../../src/agent/protocol";
 import { createDb } from "../../src/db/client";
 import { commandClaimPending } from "../../src/db/queries/commands";
-import { readConfig } from "../../src/env";
-import { deliveryPolicy } from "../../src/lib/delivery-policy";
-import { createLogger } from "../../src/lib/log";
 import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { openPair, testDelivery, testPolicy } from "../helpers/delivery";
 
 describe("an ack applied while a drain's claim of the same pushed command is in flight", () => {
   const handle = createDb(testDbOptions());
@@ -26,29 +22,18 @@ describe("an ack applied while a drain's claim of the same pushed command is in 
   it("keeps the drain from sending the command a second time", async () => {
     const { agentId } = await makeAgent();
     await query(sql`insert into agent_commands (command_id, agent_id, action, status) values ('cmd-pushed', ${agentId}, 'stop_session', 'pending')`);
-    const policy = deliveryPolicy(readConfig(env));
-    const { 0: client, 1: server } = new WebSocketPair();
-    server.accept();
-    client.accept();
-    const received: string[] = [];
-    client.addEventListener("message", (event) => received.push(JSON.parse(String(event.data)).payload.commandId as string));
+    const policy = testPolicy();
+    const { server, received } = openPair();
     let releaseClaim!: () => void;
     const claimHeld = new Promise<void>((resolve) => (releaseClaim = resolve));
     let claimCommitted = false;
-    const delivery = new CommandDelivery({
+    const delivery = testDelivery(handle, {
       socket: () => server,
-      db: () => handle.db,
-      policy: () => policy,
-      log: (id) => createLogger({ agentId: id }),
       claim: async (db, id, limit) => {
         const claimed = await commandClaimPending(db, id, limit, policy);
         claimCommitted = true;
         await claimHeld;
         return claimed;
-      },
-      onEmpty: () => {},
-      onFailure: async (err) => {
-        throw err;
       },
     });
 

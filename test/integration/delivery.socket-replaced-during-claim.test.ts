@@ -5,28 +5,12 @@
  * Durable Object runs it, on real WebSockets and the real claim statements; only the moment the
  * first claim answers is held back, so the new socket arrives while it is in flight.
  */
-import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { CommandDelivery } from "../../src/agent/delivery";
 import { createDb } from "../../src/db/client";
 import { commandClaimPending, commandRequeueAndClaim } from "../../src/db/queries/commands";
-import { readConfig } from "../../src/env";
-import { deliveryPolicy } from "../../src/lib/delivery-policy";
-import { createLogger } from "../../src/lib/log";
 import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
-
-/** A socket pair whose client end collects the command ids the server end sends. */
-function openPair(): { server: WebSocket; received: string[] } {
-  const { 0: client, 1: server } = new WebSocketPair();
-  server.accept();
-  client.accept();
-  const received: string[] = [];
-  client.addEventListener("message", (event) => {
-    received.push(JSON.parse(String(event.data)).payload.commandId as string);
-  });
-  return { server, received };
-}
+import { openPair, testDelivery, testPolicy } from "../helpers/delivery";
 
 describe("a socket replaced while a drain's claim is in flight", () => {
   const handle = createDb(testDbOptions());
@@ -38,7 +22,7 @@ describe("a socket replaced while a drain's claim is in flight", () => {
     await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, created_at)
       values ('cmd-c0', ${agentId}, 'stop_session', 'sent', 1, now(), now() - interval '2 seconds'),
              ('cmd-b', ${agentId}, 'stop_session', 'pending', 0, null, now() - interval '1 second')`);
-    const policy = deliveryPolicy(readConfig(env));
+    const policy = testPolicy();
     const oldSocket = openPair();
     const newSocket = openPair();
     let current = oldSocket.server;
@@ -46,11 +30,8 @@ describe("a socket replaced while a drain's claim is in flight", () => {
     let releaseFirstClaim!: () => void;
     const firstClaimHeld = new Promise<void>((resolve) => (releaseFirstClaim = resolve));
     let claims = 0;
-    const delivery = new CommandDelivery({
+    const delivery = testDelivery(handle, {
       socket: () => current,
-      db: () => handle.db,
-      policy: () => policy,
-      log: (id) => createLogger({ agentId: id }),
       // As AgentObject's: a new socket's first claim re-queues what earlier sockets left unacknowledged.
       claim: async (db, id, limit) => {
         claims++;
@@ -62,10 +43,6 @@ describe("a socket replaced while a drain's claim is in flight", () => {
         if (connectWorkDone) return commandClaimPending(db, id, limit, policy);
         connectWorkDone = true;
         return commandRequeueAndClaim(db, id, { markOnline: false }, limit, policy);
-      },
-      onEmpty: () => {},
-      onFailure: async (err) => {
-        throw err;
       },
     });
 

@@ -90,9 +90,8 @@ describe("the Worker cut off from Postgres", () => {
     expect((await status(commandId)).status).toBe("sent");
   }
 
-  async function connectRaw(agentId: string): Promise<RawAgent> {
-    const key = await stack.makeAgent(agentId);
-    const raw = await openRawAgent(stack.wsUrl, agentId, key);
+  async function connectRaw(agentId: string, key?: string): Promise<RawAgent> {
+    const raw = await openRawAgent(stack.wsUrl, agentId, key ?? (await stack.makeAgent(agentId)));
     sockets.push(raw);
     await eventually(`${agentId} online`, async () => {
       const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
@@ -244,12 +243,7 @@ describe("the Worker cut off from Postgres", () => {
     const agentId = "pg-reconnect";
     const commandId = `cmd-${agentId}`;
     const key = await stack.makeAgent(agentId);
-    const raw = await openRawAgent(stack.wsUrl, agentId, key);
-    sockets.push(raw);
-    await eventually(`${agentId} online`, async () => {
-      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
-      return rows[0]?.status === "online" ? true : undefined;
-    });
+    const raw = await connectRaw(agentId, key);
     await sendCommand(raw, agentId, commandId);
 
     await stack.dbDown("refusing");
