@@ -4,7 +4,8 @@
  */
 import type { Queryable } from "../db/client";
 import type { SessionMoves } from "../db/queries/command-finish";
-import { sessionTransitionForAgent } from "../db/queries/sessions";
+import { sessionTransitionForAgent, sessionTransitionsForAgents } from "../db/queries/sessions";
+import type { SessionMove } from "../db/queries/sessions";
 
 /** The session state a completed command leaves behind, by action. */
 export const AFTER_COMPLETE: SessionMoves = {
@@ -49,6 +50,15 @@ export async function sessionAfterFailure(db: Queryable, cmd: Finished): Promise
   const move = AFTER_FAILURE[cmd.action];
   if (!cmd.sessionId || !cmd.agentId || !move) return;
   await sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, move.from, move.to);
+}
+
+/** sessionAfterFailure for a batch of commands, in one statement (the sweep's). */
+export async function sessionsAfterFailure(db: Queryable, cmds: readonly Finished[]): Promise<void> {
+  const moves = cmds.flatMap((cmd): SessionMove[] => {
+    const move = AFTER_FAILURE[cmd.action];
+    return cmd.sessionId && cmd.agentId && move ? [{ sessionId: cmd.sessionId, agentId: cmd.agentId, from: move.from, to: move.to }] : [];
+  });
+  await sessionTransitionsForAgents(db, moves);
 }
 
 /**

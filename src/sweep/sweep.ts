@@ -20,7 +20,7 @@ import { idempotencyDeleteOld } from "../db/queries/idempotency";
 import { transaction } from "../db/transaction";
 import { sessionEndOrphaned, sessionGiveUpOnAgent, sessionListStuckTerminating } from "../db/queries/sessions";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
-import { sessionAfterFailure } from "../sessions/command-outcome";
+import { sessionsAfterFailure } from "../sessions/command-outcome";
 import { retryStuckStop } from "../sessions/reconcile";
 
 export type SweepOptions = {
@@ -113,15 +113,13 @@ export async function runSweep(env: Env, db: Db, policy: DeliveryPolicy, options
   // 1. Expired leases: back to pending behind a backoff, or failed after max attempts. The
   // commands and their sessions change in one transaction: a command already final is never
   // selected again, so a session left behind by a failure half-way would stay stuck.
+  // The sessions move in one statement, so the locks last two round trips, not one per session.
   await step(async () => {
-    const outcome = { failed: 0, redelivering: 0 };
-    await transaction(db, async (tx) => {
-      for (const cmd of await commandExpireLeases(tx, options.batch)) {
-        if (cmd.status === "failed") {
-          outcome.failed++;
-          await sessionAfterFailure(tx, cmd);
-        } else outcome.redelivering++;
-      }
+    const outcome = await transaction(db, async (tx) => {
+      const cmds = await commandExpireLeases(tx, options.batch);
+      const failed = cmds.filter((cmd) => cmd.status === "failed");
+      await sessionsAfterFailure(tx, failed);
+      return { failed: failed.length, redelivering: cmds.length - failed.length };
     });
     r.failedNoAnswer += outcome.failed;
     r.redelivering += outcome.redelivering;
@@ -129,14 +127,11 @@ export async function runSweep(env: Env, db: Db, policy: DeliveryPolicy, options
 
   // 2. Deadlines: pending commands past expires_at end expired, never sent (one transaction, as above).
   await step(async () => {
-    let expired = 0;
-    await transaction(db, async (tx) => {
-      for (const cmd of await commandExpireDeadlines(tx, options.batch)) {
-        expired++;
-        await sessionAfterFailure(tx, cmd);
-      }
+    r.expired += await transaction(db, async (tx) => {
+      const cmds = await commandExpireDeadlines(tx, options.batch);
+      await sessionsAfterFailure(tx, cmds);
+      return cmds.length;
     });
-    r.expired += expired;
   });
 
   // 3. Backstop for missed alarms: agents still online with a stale heartbeat. The DO knows

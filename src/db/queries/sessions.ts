@@ -43,6 +43,27 @@ export async function sessionTransition(
   return rows.length > 0;
 }
 
+/** A session move an ended command implies: from one of `from` to `to`, if its agent still owns it. */
+export type SessionMove = { sessionId: string; agentId: string; from: readonly string[]; to: string };
+
+/**
+ * sessionTransitionForAgent for many sessions in one statement (the sweep's batches): the
+ * transaction that ended their commands holds the row locks it takes (the sessions', and through
+ * the load trigger their agents') for one round trip, not one per session. Returns how many moved.
+ */
+export async function sessionTransitionsForAgents(db: Queryable, moves: readonly SessionMove[]): Promise<number> {
+  if (moves.length === 0) return 0;
+  const rows = moves.map((m) => ({ session_id: m.sessionId, agent_id: m.agentId, from_states: m.from, to_state: m.to }));
+  const moved = await db.execute(sql`update ${sessions} s
+    set state = m.to_state, updated_at = now(),
+        terminated_at = case when m.to_state = 'terminated' then now() else s.terminated_at end
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as m(session_id text, agent_id text, from_states jsonb, to_state text)
+    where s.id = m.session_id and s.agent_id = m.agent_id
+      and s.state in (select jsonb_array_elements_text(m.from_states))
+    returning s.id`);
+  return moved.rows.length;
+}
+
 /** Same as sessionTransition, but only for a session owned by `agentId` (agent-driven changes). */
 export async function sessionTransitionForAgent(
   db: Queryable,
