@@ -1,6 +1,8 @@
 /** Real agent WebSockets through the Worker's connect endpoint, with bounded waits. */
 import { env, exports } from "cloudflare:workers";
 import { randomIp } from "./http";
+import { makeAgent, makeTemplate } from "./db";
+import type { TestAgent } from "./db";
 
 export type AgentSocket = {
   ws: WebSocket;
@@ -83,4 +85,11 @@ export async function connectAgent(agentId: string, apiKey: string): Promise<Age
 /** Waits for the agent's DO to finish any delivery in progress (joins it through deliver()). */
 export async function settle(agentId: string): Promise<void> {
   await env.AGENT.getByName(agentId).deliver();
+}
+
+/** The usual start of a session test: template `template`, an approved agent, its socket connected. */
+export async function agentReadyFor(template: string): Promise<{ agent: TestAgent; socket: AgentSocket }> {
+  await makeTemplate(template);
+  const agent = await makeAgent();
+  return { agent, socket: await connectAgent(agent.agentId, agent.apiKey) };
 }

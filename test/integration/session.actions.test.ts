@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { getCommand, getSessionRow, makeAgent, makeTemplate, waitFor } from "../helpers/db";
+import { getCommand, getSessionRow, waitFor } from "../helpers/db";
 import type { TestAgent } from "../helpers/db";
 import { call, callJson, tokenFor } from "../helpers/http";
-import { connectAgent } from "../helpers/ws";
+import { agentReadyFor } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
 /** Plays the agent's side of one command: ack, then complete with `result`. */
@@ -21,9 +21,7 @@ describe("stop, hibernate and wake round trips", () => {
   let token: string;
 
   beforeAll(async () => {
-    await makeTemplate("desktop");
-    agent = await makeAgent();
-    socket = await connectAgent(agent.agentId, agent.apiKey);
+    ({ agent, socket } = await agentReadyFor("desktop"));
     token = await tokenFor("bob");
     await waitFor("agent online", async () => {
       const res = await call("GET", `/api/v1/admin/agents/${agent.agentId}`, { token: await tokenFor("root", { admin: true }) });

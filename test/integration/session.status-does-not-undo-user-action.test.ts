@@ -6,20 +6,16 @@
  */
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getCommand, getSessionRow, makeAgent, makeTemplate, query, waitFor } from "../helpers/db";
-import type { TestAgent } from "../helpers/db";
+import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
 import { call, callJson, tokenFor } from "../helpers/http";
-import { connectAgent } from "../helpers/ws";
+import { agentReadyFor } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
 describe("a stale status frame", () => {
-  let agent: TestAgent;
   let socket: AgentSocket;
   let token: string;
   beforeAll(async () => {
-    await makeTemplate("desktop");
-    agent = await makeAgent();
-    socket = await connectAgent(agent.agentId, agent.apiKey);
+    ({ socket } = await agentReadyFor("desktop"));
     token = await tokenFor("uma");
   });
 

@@ -7,10 +7,10 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { transaction } from "../../src/db/transaction";
-import { makeAgent, makeTemplate, query, waitFor, withDb } from "../helpers/db";
+import { query, waitFor, withDb } from "../helpers/db";
 import type { TestAgent } from "../helpers/db";
 import { call, callJson, tokenFor } from "../helpers/http";
-import { connectAgent } from "../helpers/ws";
+import { agentReadyFor } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
 async function sha256Hex(text: string): Promise<string> {
@@ -32,9 +32,7 @@ describe.skipIf(!inject("concurrentSessions"))("an Idempotency-Key race", () => 
   let agent: TestAgent;
   let socket: AgentSocket;
   beforeAll(async () => {
-    await makeTemplate("desktop");
-    agent = await makeAgent();
-    socket = await connectAgent(agent.agentId, agent.apiKey);
+    ({ agent, socket } = await agentReadyFor("desktop"));
   });
   afterAll(() => socket.close());
 

@@ -1,18 +1,16 @@
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { makeAgent, makeTemplate, query } from "../helpers/db";
+import { query } from "../helpers/db";
 import type { TestAgent } from "../helpers/db";
 import { call, tokenFor } from "../helpers/http";
-import { connectAgent } from "../helpers/ws";
+import { agentReadyFor, connectAgent } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
 describe("an Idempotency-Key", () => {
   let agent: TestAgent;
   let socket: AgentSocket;
   beforeAll(async () => {
-    await makeTemplate("desktop");
-    agent = await makeAgent();
-    socket = await connectAgent(agent.agentId, agent.apiKey);
+    ({ agent, socket } = await agentReadyFor("desktop"));
   });
 
   const create = async (key: string, body: unknown = { user: "hank", template: "desktop" }, user = "hank") =>
