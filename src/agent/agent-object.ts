@@ -104,15 +104,16 @@ export class AgentObject extends DurableObject<Env> {
     // Credentials checked before they were revoked (the key rotated, the agent deleted) arrive
     // too late to be closed by the revocation: refuse them here. (No header: a Worker from
     // before it existed, during a deploy; refused only once something was revoked.)
+    const authorizedAt = Number(request.headers.get(AUTHORIZED_AT_HEADER)) || 0;
     const revokedAt = this.#revokedAt.get();
-    if (revokedAt !== undefined && !(Number(request.headers.get(AUTHORIZED_AT_HEADER)) > revokedAt)) {
+    if (revokedAt !== undefined && !(authorizedAt > revokedAt)) {
       return new Response("credentials revoked since this connection was authorized", { status: 403 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
     const heartbeat = { seen: now, written: 0, capacity: "" };
     // The next drain's first claim does the connect work too (see #claim).
-    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, heartbeat, connectWorkDone: false };
+    const attachment: Attachment = { agentId, connId: newRequestId(), connectedAt: now, authorizedAt, heartbeat, connectWorkDone: false };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
     // Written before any await: the old socket's close event, whenever it runs, sees it is stale.
@@ -154,14 +155,17 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   /**
-   * RPC: close the agent's socket because its credentials or registration went away, and refuse
-   * upgrades whose credentials were checked before now: one authorized just before the change
-   * may reach this object only after this call.
+   * RPC: close the agent's socket because its credentials or registration went away at
+   * `revokedAt` (default: now), and refuse upgrades whose credentials were checked before then:
+   * one authorized just before the change can reach this object only after this call. The
+   * Worker calls it once before the change and once after, passing the time the change
+   * committed, so a socket the agent opened since with its new key is left alone.
    */
-  async disconnect(reason: string): Promise<void> {
-    this.#revokedAt.set(Date.now());
+  async disconnect(reason: string, revokedAt: number = Date.now()): Promise<void> {
+    const latest = Math.max(this.#revokedAt.get() ?? 0, revokedAt);
+    if (latest !== this.#revokedAt.get()) this.#revokedAt.set(latest);
     const current = this.#current();
-    if (!current) return;
+    if (!current || current.attachment.authorizedAt > revokedAt) return;
     current.ws.close(CLOSE_REVOKED, reason.slice(0, 120));
     await this.#onDisconnected(current.ws, current.attachment);
   }

@@ -14,6 +14,8 @@ export type Attachment = {
   agentId: string;
   connId: string;
   connectedAt: number;
+  /** When the Worker checked this socket's credentials (ms; 0 if unknown): see AgentObject.disconnect. */
+  authorizedAt: number;
   heartbeat: HeartbeatMemory;
   /** The socket's connect work (mark online, re-queue what earlier sockets left unacked) is done. */
   connectWorkDone: boolean;
@@ -32,5 +34,7 @@ export function readAttachment(ws: WebSocket): Attachment | null {
   // None (a socket accepted by a build that kept this in storage): as done, rather than requeue
   // what this very socket may be running; the leases still catch anything it left behind.
   const connectWorkDone = typeof a.connectWorkDone === "boolean" ? a.connectWorkDone : true;
-  return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, heartbeat, connectWorkDone };
+  // None (a socket accepted before it was kept): authorized at an unknown time, so any revocation closes it.
+  const authorizedAt = typeof a.authorizedAt === "number" ? a.authorizedAt : 0;
+  return { agentId: a.agentId, connId: a.connId, connectedAt: a.connectedAt, authorizedAt, heartbeat, connectWorkDone };
 }

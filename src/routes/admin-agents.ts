@@ -140,7 +140,7 @@ export function adminAgentRoutes() {
     if (!(await agentDelete(c.var.db, agent_id))) {
       throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
     }
-    afterResponse(c, agent.disconnect("agent deleted"), "disconnect after delete failed");
+    afterResponse(c, agent.disconnect("agent deleted", Date.now()), "disconnect after delete failed");
     return c.json({ message: "Agent deregistered successfully", agentId: agent_id }, 200);
   });
 
@@ -185,7 +185,8 @@ export function adminAgentRoutes() {
       const agent = getAgentStub(c.env, agent_id);
       if (hadKey) await agent.disconnect("API key rotated");
       const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
-      if (hadKey) afterResponse(c, agent.disconnect("API key rotated"), "disconnect after key rotation failed");
+      // The time the change committed: a connect authorized since read the new key.
+      if (hadKey) afterResponse(c, agent.disconnect("API key rotated", Date.now()), "disconnect after key rotation failed");
       return c.json(
         {
           message: rotate && hadKey ? "API key rotated successfully - old key is now invalid" : "API key generated successfully",
