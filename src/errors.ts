@@ -67,6 +67,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when Postgres itself answered that the statement failed (a SQLSTATE outside the
+ * connection classes), so its transaction rolled back. A lost connection or a lost answer leaves
+ * the outcome unknown: the statement may have committed.
+ */
+export function isRefusedByPostgres(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && !UNAVAILABLE_SQLSTATE.test(code);
+}
+
 /** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
 export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
   const pg = postgresError(err);

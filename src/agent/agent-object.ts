@@ -75,9 +75,9 @@ export class AgentObject extends DurableObject<Env> {
       log: (agentId) => this.#log(agentId),
       claim: (db, agentId, limit) => this.#claim(db, agentId, limit),
       onEmpty: () => this.#retryAttempt.set(undefined),
-      onFailure: async (err, agentId) => {
-        this.#log(agentId).error("AgentObject drain failed; will retry", { err });
-        this.#redoConnectWork();
+      onFailure: async (err, agentId, claimInDoubt) => {
+        this.#log(agentId).error("AgentObject drain failed; will retry", { err, claimInDoubt });
+        if (claimInDoubt) this.#redoConnectWork();
         await this.#scheduleRetry();
       },
     });
@@ -453,10 +453,11 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   /**
-   * A drain failed, perhaps after its claim committed: what that claim took is `sent` but never
-   * went out, and is no longer pending, so a newer command would be pushed ahead of it. The
-   * socket's next claim re-queues its unacknowledged commands first, as a new socket's does, and
-   * pushes wait for it. Those the agent did get may come twice: at least once, in order.
+   * A drain's claim failed perhaps after it committed: what it took is `sent` but never went out,
+   * and is no longer pending, so a newer command would be pushed ahead of it. The socket's next
+   * claim re-queues its unacknowledged commands first, as a new socket's does, and pushes wait
+   * for it. Those the agent did get may come twice: at least once, in order. (A claim Postgres
+   * refused rolled back: nothing to re-queue, and nothing is sent twice.)
    */
   #redoConnectWork(): void {
     const current = this.#current();

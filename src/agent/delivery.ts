@@ -9,6 +9,7 @@
  * a delivery costs no write of its own when the agent answers promptly.
  */
 import type { Db } from "../db/client";
+import { isRefusedByPostgres } from "../errors";
 import { OLDER_PENDING_LIMIT, commandMarkSent, commandRelease } from "../db/queries/commands";
 import type { ClaimedCommand } from "../db/queries/commands";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
@@ -36,8 +37,11 @@ export type DeliveryHost = {
   claim(db: Db, agentId: string, limit: number): Promise<ClaimedCommand[]>;
   /** A pass found nothing more to send. */
   onEmpty(): void;
-  /** A pass failed; what it did not send is still pending in Postgres. */
-  onFailure(err: unknown, agentId: string): Promise<void>;
+  /**
+   * A pass failed; what it did not send is still pending in Postgres, unless `claimInDoubt`: its
+   * claim failed in a way that leaves unknown whether it committed (the answer was lost).
+   */
+  onFailure(err: unknown, agentId: string, claimInDoubt: boolean): Promise<void>;
 };
 
 /** Commands claimed per database round trip while draining the queue. */
@@ -174,6 +178,7 @@ export class CommandDelivery {
   async #drainOnce(agentId: string): Promise<number> {
     const db = this.host.db();
     let sent = 0;
+    let claimFailed = false;
     try {
       for (;;) {
         const ws = this.host.socket();
@@ -183,6 +188,9 @@ export class CommandDelivery {
         let batch: ClaimedCommand[];
         try {
           batch = await this.host.claim(db, agentId, CLAIM_BATCH);
+        } catch (err) {
+          claimFailed = true;
+          throw err;
         } finally {
           this.#claiming = false;
         }
@@ -212,8 +220,9 @@ export class CommandDelivery {
         }
       }
     } catch (err) {
-      // Nothing is lost: unsent commands are still pending in Postgres.
-      await this.host.onFailure(err, agentId);
+      // Nothing is lost: unsent commands are still pending in Postgres, or `sent` by a claim
+      // whose answer was lost, which the host re-queues.
+      await this.host.onFailure(err, agentId, claimFailed && !isRefusedByPostgres(err));
       return sent;
     }
   }
