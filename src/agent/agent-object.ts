@@ -29,7 +29,7 @@ import type { WorkFrame } from "./frames";
 import { heartbeatNeedsWrite, isSilent, livenessDeadline, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
 import { FrameOutbox } from "./outbox";
-import { MAX_FRAME_BYTES, parseAgentFrame } from "./protocol";
+import { MAX_FRAME_BYTES, frameBytes, parseAgentFrame } from "./protocol";
 import { StoredValue } from "./stored-value";
 
 /** The header the Worker uses to tell the DO which agent an upgrade is for (set after auth). */
@@ -201,8 +201,7 @@ export class AgentObject extends DurableObject<Env> {
   async #onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = readAttachment(ws);
     if (!attachment) return;
-    const size = typeof message === "string" ? message.length : message.byteLength;
-    if (size > MAX_FRAME_BYTES) {
+    if (frameBytes(message) > MAX_FRAME_BYTES) {
       ws.close(CLOSE_TOO_BIG, "message too big");
       await this.#onDisconnected(ws, attachment);
       return;

@@ -13,6 +13,12 @@ export const MAX_FRAME_BYTES = 512 * 1024;
 // Agents send RFC 3339 strings (k8s), integers (docker), null, or nothing (k8s `status`).
 const Timestamp = z.union([z.string(), z.number(), z.null()]).optional();
 const Id = z.string().min(1).max(255);
+/**
+ * An agent's error text, cut to a length an error message needs. Cut, not refused: refusing
+ * the frame would leave its command running until the run lease ends (15 min), then retry it.
+ */
+const MAX_ERROR_LENGTH = 10_000;
+const ErrorText = z.string().transform((s) => s.slice(0, MAX_ERROR_LENGTH));
 
 const Heartbeat = z.object({
   type: z.literal("heartbeat"),
@@ -35,7 +41,7 @@ const Complete = z.object({
 const Failed = z.object({
   type: z.literal("failed"),
   timestamp: Timestamp,
-  payload: z.object({ commandId: Id, error: z.string().max(10_000).default("") }),
+  payload: z.object({ commandId: Id, error: ErrorText.default("") }),
 });
 
 const Status = z.object({
@@ -55,7 +61,7 @@ const CommandError = z.object({
   type: z.literal("command_error"),
   timestamp: Timestamp,
   commandId: Id,
-  error: z.string().max(10_000).default(""),
+  error: ErrorText.default(""),
 });
 
 const CommandResponse = z.object({
@@ -65,7 +71,7 @@ const CommandResponse = z.object({
   sessionId: Id,
   status: z.string().max(50).optional(),
   container: z.record(z.string(), z.unknown()).nullish(),
-  error: z.string().max(10_000).optional(),
+  error: ErrorText.optional(),
 });
 
 const AgentFrame = z.discriminatedUnion("type", [Heartbeat, Ack, Complete, Failed, Status, CommandError, CommandResponse]);
@@ -75,6 +81,16 @@ export type AgentFrame = z.infer<typeof AgentFrame>;
  * Parses one WebSocket message. Returns null for anything that is not a frame we act on: bad
  * JSON, unknown types, undecodable payloads. Callers ignore null without a reply (spec §1.12).
  */
+/**
+ * A frame's size in bytes, as the original's read limit counts it (a text frame arrives here
+ * decoded: its UTF-8 length, computed only when the UTF-16 length leaves it in doubt).
+ */
+export function frameBytes(message: string | ArrayBuffer): number {
+  if (typeof message !== "string") return message.byteLength;
+  if (message.length > MAX_FRAME_BYTES || message.length * 3 <= MAX_FRAME_BYTES) return message.length;
+  return new TextEncoder().encode(message).byteLength;
+}
+
 export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | null {
   const text = typeof message === "string" ? message : new TextDecoder().decode(message);
   // Postgres cannot store NUL in text or jsonb: such a frame could never be applied.

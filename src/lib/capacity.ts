@@ -6,16 +6,19 @@ import { z } from "zod";
  * non-string cpu/memory become "", as the original's decoder did (checklist 5, 19).
  */
 const MAX_QUANTITY_LENGTH = 64;
+const MAX_SESSIONS = 1_000_000;
 
 export const CapacitySchema = z
   .object({
-    maxSessions: z.number().int().nonnegative().max(1_000_000).optional(),
+    maxSessions: z.number().int().nonnegative().optional(),
     cpu: z.unknown().optional(),
     memory: z.unknown().optional(),
     storage: z.unknown().optional(),
   })
   .transform((c) => ({
-    maxSessions: c.maxSessions ?? 0,
+    // Any integer the original's decoder took: a larger one is capped, not refused (a refused
+    // heartbeat would not count, and the agent would be declared offline).
+    maxSessions: Math.min(c.maxSessions ?? 0, MAX_SESSIONS),
     cpu: quantity(c.cpu),
     memory: quantity(c.memory),
     ...(typeof c.storage === "string" ? { storage: quantity(c.storage) } : {}),

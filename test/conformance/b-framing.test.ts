@@ -112,6 +112,23 @@ describe("B. framing and message handling", () => {
     expect(await socket.closed()).toBe(1009);
     await expect.poll(async () => (await getAgentRow(agentId))?.status, { timeout: 5000 }).toBe("offline");
   });
+
+  it("[B17] counts a text frame's size in UTF-8 bytes: fewer characters than 512 Ki, more bytes, closes with 1009", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    socket.send({ type: "heartbeat", payload: { status: "online", pad: "é".repeat(300 * 1024) } });
+    expect(await socket.closed()).toBe(1009);
+  });
+
+  it("ends a command failed when its failure's error text is overlong, cut to 10,000 characters", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status) values ('cmd-long-error', ${agentId}, 'stop_session', 'ack')`);
+    const socket = await connectAgent(agentId, apiKey);
+    socket.send({ type: "failed", payload: { commandId: "cmd-long-error", error: "k8s: ".repeat(5_000) } });
+    await expect.poll(async () => (await getCommand("cmd-long-error"))?.status, { timeout: 5000 }).toBe("failed");
+    expect((await getCommand("cmd-long-error"))?.error_message).toHaveLength(10_000);
+    socket.close();
+  });
 });
 
 describe("B. docker-agent's own replies, mapped onto the command lifecycle", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeCommandFrame, parseAgentFrame } from "../../src/agent/protocol";
+import { MAX_FRAME_BYTES, encodeCommandFrame, frameBytes, parseAgentFrame } from "../../src/agent/protocol";
 
 describe("parseAgentFrame", () => {
   it("accepts RFC 3339, integer, null and absent timestamps (checklist 15)", () => {
@@ -20,6 +20,22 @@ describe("parseAgentFrame", () => {
     expect(k8s).toMatchObject({ payload: { capacity: { maxSessions: 100, cpu: "64 cores", memory: "256Gi", storage: "1Ti" } } });
   });
 
+  it("caps a heartbeat's maxSessions at 1,000,000 rather than ignoring the heartbeat", () => {
+    const frame = parseAgentFrame(JSON.stringify({ type: "heartbeat", payload: { capacity: { maxSessions: 5_000_000_000 } } }));
+    expect(frame).toMatchObject({ payload: { capacity: { maxSessions: 1_000_000 } } });
+  });
+
+  it("cuts an overlong error to 10,000 characters rather than ignoring the failure", () => {
+    const error = "e".repeat(20_000);
+    const failed = parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "c", error } }));
+    expect(failed).toMatchObject({ type: "failed", payload: { commandId: "c", error: "e".repeat(10_000) } });
+    const dockerError = parseAgentFrame(JSON.stringify({ type: "command_error", commandId: "c", error }));
+    expect(dockerError).toMatchObject({ error: "e".repeat(10_000) });
+    const reply = parseAgentFrame(JSON.stringify({ type: "command_response", success: false, sessionId: "s", error }));
+    expect(reply).toMatchObject({ error: "e".repeat(10_000) });
+    expect(parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "c" } }))).toMatchObject({ payload: { error: "" } });
+  });
+
   it("reads binary frames holding JSON like text frames", () => {
     const bytes = new TextEncoder().encode('{"type":"ack","payload":{"commandId":"cmd-2"}}');
     expect(parseAgentFrame(bytes.buffer as ArrayBuffer)).toMatchObject({ type: "ack" });
@@ -36,6 +52,16 @@ describe("parseAgentFrame", () => {
     ["an object timestamp", '{"type":"ack","timestamp":{},"payload":{"commandId":"c"}}'],
   ])("returns null for %s", (_what, text) => {
     expect(parseAgentFrame(text)).toBeNull();
+  });
+});
+
+describe("frameBytes", () => {
+  it("counts a text frame in UTF-8 bytes, as the original's read limit does", () => {
+    expect(frameBytes("x".repeat(1000))).toBe(1000);
+    expect(frameBytes("é".repeat(200_000))).toBe(400_000);
+    expect(frameBytes("é".repeat(300_000))).toBe(600_000);
+    expect(frameBytes("é".repeat(300_000)) > MAX_FRAME_BYTES).toBe(true);
+    expect(frameBytes(new Uint8Array(10).buffer)).toBe(10);
   });
 });
 
