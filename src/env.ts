@@ -73,6 +73,8 @@ export type AgentPrincipal = {
   bootstrap: boolean;
   /** Whether the agent's row existed when the request was authenticated. */
   registered: boolean;
+  /** Its approval status then (`approved`, `pending`, `rejected`; "" if unregistered or unset). */
+  approvalStatus: string;
   /** When the credentials were checked (ms, taken before the agent's row was read). */
   authorizedAt: number;
 };

@@ -40,7 +40,7 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
           { agentId },
         );
       }
-      c.set("agent", { agentId, bootstrap: true, registered: false, authorizedAt });
+      c.set("agent", { agentId, bootstrap: true, registered: false, approvalStatus: "", authorizedAt });
       return next();
     }
     const verdict = await verifyApiKey(key, agent.apiKeyHash, keyHash);
@@ -50,13 +50,13 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
         const upgrade = agentUpgradeLegacyKey(c.var.db, agentId, { from: agent.apiKeyHash, to: keyHash });
         c.executionCtx.waitUntil(upgrade.catch(() => {}));
       }
-      c.set("agent", { agentId, bootstrap: false, registered: true, authorizedAt });
+      c.set("agent", { agentId, bootstrap: false, registered: true, approvalStatus: agent.approvalStatus ?? "", authorizedAt });
       return next();
     }
     // The bootstrap key is accepted for existing agents too (the original's Issue #234 fallback):
     // agents are never told their own key by registration, so they keep presenting it.
     if (!isBootstrap) throw new AppError("forbidden", "Invalid API key", "The API key does not match this agent.");
-    c.set("agent", { agentId, bootstrap: true, registered: true, authorizedAt });
+    c.set("agent", { agentId, bootstrap: true, registered: true, approvalStatus: agent.approvalStatus ?? "", authorizedAt });
     return next();
   };
 }

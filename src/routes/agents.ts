@@ -3,7 +3,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { AGENT_ID_HEADER, AUTHORIZED_AT_HEADER } from "../agent/agent-object";
 import { getAgentStub } from "../agent/stub";
 import { agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
-import type { AppEnv } from "../env";
+import type { AgentPrincipal, AppEnv } from "../env";
 import { AppError } from "../errors";
 import { CapacitySchema } from "../lib/capacity";
 import { requireAgentKey } from "../middleware/agent-auth";
@@ -70,6 +70,21 @@ const MESSAGES = {
   rejected: "Agent registration has been rejected by administrator.",
 };
 
+/**
+ * An agent awaiting approval, or rejected, may register (to learn its status) but not connect
+ * or heartbeat: otherwise anyone holding the bootstrap key could bring a new agent online and
+ * be sent users' sessions before an admin looked at it. (The original checked neither; real
+ * agents wait for approval before they connect.)
+ */
+function requireApproved(principal: AgentPrincipal): void {
+  if (principal.approvalStatus === "pending" || principal.approvalStatus === "rejected") {
+    throw new AppError("forbidden", "Agent not approved", MESSAGES[principal.approvalStatus], {
+      agentId: principal.agentId,
+      approvalStatus: principal.approvalStatus,
+    });
+  }
+}
+
 export function agentRoutes() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // Rate limit first, as the original did: rejected callers cost no database work.
@@ -108,6 +123,7 @@ export function agentRoutes() {
     if (c.var.agent.agentId !== agent_id) {
       throw new AppError("forbidden", "Invalid API key", "The key was presented for a different agent_id.");
     }
+    requireApproved(c.var.agent);
     const body = c.req.valid("json");
     const row = await agentRecordHttpHeartbeat(c.var.db, agent_id, body.status, body.capacity);
     if (!row) throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
@@ -134,6 +150,7 @@ export function agentRoutes() {
         agentId,
       });
     }
+    requireApproved(c.var.agent);
     const headers = new Headers(c.req.raw.headers);
     headers.set(AGENT_ID_HEADER, agentId);
     headers.set(AUTHORIZED_AT_HEADER, String(c.var.agent.authorizedAt));

@@ -1,0 +1,57 @@
+/**
+ * Approval is a gate: an agent registered with the bootstrap key cannot connect or send HTTP
+ * heartbeats (403 "Agent not approved") while it awaits approval or after it was rejected, so it
+ * is never online and never sent a session. Once approved, the same bootstrap key connects it.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getAgentRow, uniqueId } from "../helpers/db";
+import { call, callJson, randomIp, tokenFor } from "../helpers/http";
+
+const key = () => env.AGENT_BOOTSTRAP_KEY;
+const headers = (ip: string) => ({ "X-Agent-API-Key": key(), "CF-Connecting-IP": ip });
+
+function register(agentId: string, ip: string) {
+  return call("POST", "/api/v1/agents/register", { body: { agentId, platform: "kubernetes" }, headers: headers(ip) });
+}
+function upgrade(agentId: string, ip: string) {
+  return call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, { headers: { Upgrade: "websocket", ...headers(ip) } });
+}
+function heartbeat(agentId: string, ip: string) {
+  return call("POST", `/api/v1/agents/${agentId}/heartbeat`, { body: { status: "online", activeSessions: 0 }, headers: headers(ip) });
+}
+
+async function expectNotApproved(res: Response, approvalStatus: string) {
+  expect(res.status).toBe(403);
+  expect(res.webSocket ?? null).toBeNull();
+  expect(await res.json()).toMatchObject({ error: "Agent not approved", approvalStatus });
+}
+
+describe("an agent's approval", () => {
+  it("refuses connect and heartbeat while pending, and lets the bootstrap key connect once approved", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("awaiting");
+    expect((await register(agentId, ip)).status).toBe(202);
+
+    await expectNotApproved(await upgrade(agentId, ip), "pending");
+    await expectNotApproved(await heartbeat(agentId, ip), "pending");
+    expect(await getAgentRow(agentId)).toMatchObject({ status: "offline", approval_status: "pending" });
+
+    await callJson("POST", `/api/v1/admin/agents/${agentId}/approve`, 200, { token: await tokenFor("root", { admin: true }) });
+    const res = await upgrade(agentId, ip);
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000, "done");
+  });
+
+  it("refuses connect and heartbeat once rejected", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("turned-away");
+    expect((await register(agentId, ip)).status).toBe(202);
+    await callJson("POST", `/api/v1/admin/agents/${agentId}/reject`, 200, { token: await tokenFor("root", { admin: true }) });
+
+    await expectNotApproved(await upgrade(agentId, ip), "rejected");
+    await expectNotApproved(await heartbeat(agentId, ip), "rejected");
+    expect((await getAgentRow(agentId))?.status).toBe("offline");
+  });
+});
