@@ -111,6 +111,9 @@ export async function sessionApplyAgentStatus(
  * gone (deleted, or not online, and its row unchanged, for as long) move to `to` with
  * termination_reason 'agent_unavailable'. Not online at this instant is not enough: an agent
  * reconnecting after a blip (spec: 2–20 s) would lose a start still legitimately running.
+ * A start given up on (`failed`) has its command cancelled in the same statement, so an agent
+ * coming back later is not sent a start for a session that has failed. (A stop still goes out:
+ * whatever it ran may still be running.)
  */
 export async function sessionGiveUpOnAgent(
   db: Queryable,
@@ -119,22 +122,22 @@ export async function sessionGiveUpOnAgent(
   minutes: number,
   limit: number,
 ): Promise<string[]> {
-  const stuck = sql`select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
-    where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
-      and (a.agent_id is null
-        or (a.status is distinct from 'online' and a.updated_at < now() - make_interval(mins => ${minutes})))
-    limit ${limit} for update of s skip locked`;
-  const rows = await db
-    .update(sessions)
-    .set({
-      state: to,
-      terminationReason: "agent_unavailable",
-      updatedAt: sql`now()`,
-      ...(to === "terminated" ? { terminatedAt: sql`now()` } : {}),
-    })
-    .where(sql`${sessions.id} in (${stuck})`)
-    .returning({ id: sessions.id });
-  return rows.map((r) => r.id);
+  const rows = await db.execute(sql`with given as (
+      update ${sessions} set state = ${to}, termination_reason = 'agent_unavailable', updated_at = now(),
+        terminated_at = case when ${to}::text = 'terminated' then now() else terminated_at end
+      where id in (select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
+        where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
+          and (a.agent_id is null
+            or (a.status is distinct from 'online' and a.updated_at < now() - make_interval(mins => ${minutes})))
+        limit ${limit} for update of s skip locked)
+      returning id),
+    cancelled as (
+      update agent_commands set status = 'cancelled', lease_expires_at = null, next_attempt_at = null, updated_at = now(),
+        error_message = ${`session failed: its agent was gone for ${minutes} minutes`}
+      where ${to}::text = 'failed' and action = 'start_session' and status in ('pending', 'sent', 'ack')
+        and session_id in (select id from given))
+    select id from given`);
+  return rows.rows.map((r) => String((r as { id: unknown }).id));
 }
 
 /**
