@@ -77,6 +77,20 @@ export function isRefusedByPostgres(err: unknown): boolean {
   return code !== undefined && !UNAVAILABLE_SQLSTATE.test(code);
 }
 
+/**
+ * True when a statement was sent over HTTP and its answer never came: timedFetch gave up (the
+ * driver and sql-over-http.ts keep the fetch's error as `sourceError`). It may have committed,
+ * so such a write must not be answered as if it left no trace.
+ */
+export function isOutcomeUnknown(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 6; depth++) {
+    const source = (e as { sourceError?: unknown }).sourceError;
+    if (source instanceof DOMException && source.name === "TimeoutError") return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
 export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
   const pg = postgresError(err);
@@ -114,6 +128,14 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
     // Data exceptions (value too long, bad encoding…) come from input the schemas let through.
     c.get("log")?.warn("input rejected by the database", { err });
     appError = new AppError("bad_request", "Bad request", "A value in the request cannot be stored.");
+  } else if (isDatabaseUnavailable(err) && isOutcomeUnknown(err) && c.req.method !== "GET") {
+    c.get("log")?.error("database did not answer: outcome unknown", { err });
+    appError = new AppError(
+      "unavailable",
+      "Service unavailable",
+      "The database did not answer in time: this request may have taken effect. Check before retrying, or retry with the same Idempotency-Key.",
+      { outcome: "unknown" },
+    );
   } else if (isDatabaseUnavailable(err)) {
     c.get("log")?.error("database unavailable", { err });
     appError = new AppError("unavailable", "Service unavailable", "The database is not reachable; retry later.");

@@ -6,7 +6,7 @@
 import type { Queryable } from "../db/client";
 import { sessionCreateWithCommand } from "../db/queries/session-create";
 import type { CommandRow, SessionRow } from "../db/schema";
-import { AppError } from "../errors";
+import { AppError, isOutcomeUnknown } from "../errors";
 import { commandDeadline } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newCommandId, newSessionId } from "../lib/ids";
@@ -77,6 +77,16 @@ export async function createSession(
     minimalManifest: minimalManifest(input.template),
     streamingRules: STREAMING_BY_IMAGE,
     streamingFallback: STREAMING_FALLBACK,
+  }).catch((err: unknown) => {
+    // The session may exist: name it, so the client can look before it creates another.
+    if (!isOutcomeUnknown(err)) throw err;
+    throw new AppError(
+      "unavailable",
+      "Service unavailable",
+      `The database did not answer in time: session ${session.id} may have been created. GET /api/v1/sessions/${session.id} before retrying, or retry with the same Idempotency-Key.`,
+      { outcome: "unknown", sessionId: session.id },
+      { cause: err },
+    );
   });
   if (!result.templateFound) {
     throw new AppError("not_found", "Template not found", `Template '${input.template}' does not exist in the catalog`);
