@@ -91,6 +91,15 @@ export function isOutcomeUnknown(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True for a serialization failure or deadlock: Postgres rolled the work back because of
+ * concurrent work, and the same work retried normally goes through.
+ */
+export function isTransientConflict(err: unknown): boolean {
+  const code = sqlState(err);
+  return code === "40001" || code === "40P01";
+}
+
 /** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
 export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
   const pg = postgresError(err);
@@ -124,6 +133,15 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
       err.message,
     );
     return c.json(body(appError, requestId), err.status as ContentfulStatusCode);
+  } else if (isTransientConflict(err)) {
+    // Serialization failure or deadlock with concurrent work (an agent's delete against the
+    // sweep, say): Postgres rolled this request back; a retry normally goes through.
+    c.get("log")?.warn("rolled back by a concurrent transaction", { err });
+    appError = new AppError("unavailable", "Conflict with concurrent work", "The request collided with concurrent work and was rolled back; nothing was written. Retry it.");
+  } else if (sqlState(err) === "23503") {
+    // A row the request refers to was deleted since it was read (its agent, say).
+    c.get("log")?.warn("referenced row removed meanwhile", { err });
+    appError = new AppError("conflict", "Conflict", "Something this request refers to (such as the session's agent) was removed meanwhile; nothing was written.");
   } else if (sqlState(err)?.startsWith("22")) {
     // Data exceptions (value too long, bad encoding…) come from input the schemas let through.
     c.get("log")?.warn("input rejected by the database", { err });

@@ -14,7 +14,7 @@ import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandRequeueAndClaim } from "../db/queries/commands";
 import type { ClaimedCommand } from "../db/queries/commands";
 import { readConfig } from "../env";
-import { isDatabaseUnavailable } from "../errors";
+import { isDatabaseUnavailable, isTransientConflict } from "../errors";
 import { deliveryPolicy } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newRequestId } from "../lib/ids";
@@ -333,8 +333,10 @@ export class AgentObject extends DurableObject<Env> {
     try {
       await this.#apply(agentId, frame);
     } catch (err) {
-      if (!isDatabaseUnavailable(err)) throw err;
-      this.#log(agentId).warn("database unavailable: frame kept for retry", { type: frame.type });
+      // An outage, or a deadlock with concurrent work (the same write retried goes through).
+      if (!isDatabaseUnavailable(err) && !isTransientConflict(err)) throw err;
+      const why = isTransientConflict(err) ? "rolled back by concurrent work" : "database unavailable";
+      this.#log(agentId).warn(`${why}: frame kept for retry`, { type: frame.type, err });
       this.#outbox.keep(agentId, frame);
       await this.#scheduleRetry();
     }
@@ -360,7 +362,7 @@ export class AgentObject extends DurableObject<Env> {
         await this.#apply(row.agentId, row.frame);
         applied++;
       } catch (err) {
-        if (isDatabaseUnavailable(err)) {
+        if (isDatabaseUnavailable(err) || isTransientConflict(err)) {
           const retry = await this.#scheduleRetry();
           this.#log(row.agentId).warn("database unavailable: kept frames wait for the next retry", { err, kept: this.#outbox.size(), ...retry });
           return false;
