@@ -106,6 +106,12 @@ export function isForeignKeyViolation(err: unknown, constraint: string): boolean
   return pg?.code === "23503" && pg.constraint === constraint;
 }
 
+/** True when the error is Postgres refusing a duplicate key of `constraint` (23505). */
+export function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const pg = postgresError(err);
+  return pg?.code === "23505" && pg.constraint === constraint;
+}
+
 /** The SQLSTATE of a Postgres error somewhere in the `cause` chain. */
 function sqlState(err: unknown): string | undefined {
   return postgresError(err)?.code;

@@ -5,12 +5,17 @@ export function newCommandId(): string {
   return `cmd-${crypto.randomUUID()}`;
 }
 
-/** `<user>-<template>-<8 hex>`; also a Kubernetes object name, so lower-case and dash-safe. */
+/**
+ * `<user>-<template>-<8 hex>`; also a Kubernetes object name, so lower-case and dash-safe, and
+ * each part cut to 100 characters so the name fits its column (255) and Kubernetes' 253.
+ */
 export function newSessionId(user: string, template: string): string {
   const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
-  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").slice(0, MAX_NAME_PART).replace(/^-+|-+$/g, "");
   return `${clean(user)}-${clean(template)}-${hex}`;
 }
+
+const MAX_NAME_PART = 100;
 
 /** A short random id for requests and sockets. */
 export function newRequestId(): string {

@@ -103,7 +103,8 @@ export function sessionRoutes() {
       db,
       await idempotencyRequest(c, "POST /api/v1/sessions"),
       async (tx) => {
-        const { session, command } = await createSession(tx, { ...body, template }, c.var.config.PLATFORM, deliveryPolicy(c.var.config));
+        const policy = deliveryPolicy(c.var.config);
+        const { session, command } = await createSession(tx, { ...body, template }, c.var.config.PLATFORM, policy, tx !== db);
         created = command;
         const view = toSessionJson(session);
         const message = `Session provisioning in progress (agent: ${session.agentId}, command: ${command.commandId})`;

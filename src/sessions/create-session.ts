@@ -6,7 +6,7 @@
 import type { Queryable } from "../db/client";
 import { sessionCreateWithCommand } from "../db/queries/session-create";
 import type { CommandRow, SessionRow } from "../db/schema";
-import { AppError, isOutcomeUnknown } from "../errors";
+import { AppError, isOutcomeUnknown, isUniqueViolation } from "../errors";
 import { commandDeadline } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newCommandId, newSessionId } from "../lib/ids";
@@ -33,7 +33,32 @@ export type CreatedSession = {
   command: Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPendingIds: string[] };
 };
 
+/** The session's primary key: the generated name (spec §5.3), 32 random bits per user and template. */
+const SESSION_NAME_KEY = "sessions_pkey";
+
+/**
+ * Creates the session, under a fresh name if the first one drawn is taken (a user with tens of
+ * thousands of sessions of one template makes that likely) and `db` is not inside a transaction:
+ * the failed statement wrote nothing. Inside one (an Idempotency-Key) the collision aborts it:
+ * 503, retry the request.
+ */
 export async function createSession(
+  db: Queryable,
+  input: CreateSessionInput,
+  platform: string,
+  policy: DeliveryPolicy,
+  inTransaction: boolean,
+): Promise<CreatedSession> {
+  try {
+    return await createOnce(db, input, platform, policy);
+  } catch (err) {
+    if (!isUniqueViolation(err, SESSION_NAME_KEY)) throw err;
+    if (!inTransaction) return createOnce(db, input, platform, policy);
+    throw new AppError("unavailable", "Session name taken", "The session name drawn for this request was taken; nothing was written. Retry the request.", {}, { cause: err });
+  }
+}
+
+async function createOnce(
   db: Queryable,
   input: CreateSessionInput,
   platform: string,
