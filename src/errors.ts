@@ -138,7 +138,7 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
       err.status === 401 ? "Unauthorized" : "Bad request",
       err.message,
     );
-    return c.json(body(appError, requestId), err.status as ContentfulStatusCode);
+    return c.json(body(appError, requestId, c.req.path), err.status as ContentfulStatusCode);
   } else if (isTransientConflict(err)) {
     // Serialization failure or deadlock with concurrent work (an agent's delete against the
     // sweep, say): Postgres rolled this request back; a retry normally goes through.
@@ -167,9 +167,14 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
     (c.get("log") ?? console).error("unhandled error", { err });
     appError = new AppError("internal", "Internal server error", "An unexpected error occurred.");
   }
-  return c.json(body(appError, requestId), appError.status);
+  return c.json(body(appError, requestId, c.req.path), appError.status);
 }
 
-function body(e: AppError, requestId: string) {
-  return { error: e.title, code: e.code, message: e.message, requestId, ...e.extra };
+function body(e: AppError, requestId: string, path: string) {
+  // The original's agent endpoints put the explanation in `details` (spec §1.3), its session
+  // endpoints in `message`: agent routes carry both.
+  const details = path.startsWith(AGENT_ROUTES) ? { details: e.message } : {};
+  return { error: e.title, code: e.code, message: e.message, ...details, requestId, ...e.extra };
 }
+
+const AGENT_ROUTES = "/api/v1/agents/";
