@@ -49,12 +49,29 @@ export async function createSession(
   policy: DeliveryPolicy,
   inTransaction: boolean,
 ): Promise<CreatedSession> {
+  checkResources(input.resources);
   try {
     return await createOnce(db, input, platform, policy);
   } catch (err) {
     if (!isUniqueViolation(err, SESSION_NAME_KEY)) throw err;
     if (!inTransaction) return createOnce(db, input, platform, policy);
     throw new AppError("unavailable", "Session name taken", "The session name drawn for this request was taken; nothing was written. Retry the request.", {}, { cause: err });
+  }
+}
+
+/**
+ * A Kubernetes resource quantity (`2Gi`, `500m`, `0.5`, `1e3`): what the agent will put in the
+ * pod spec, which Kubernetes would refuse long after this request was answered (spec §5.3 step 4).
+ */
+const QUANTITY = /^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
+
+function checkResources(resources: CreateSessionInput["resources"]): void {
+  for (const [name, value] of Object.entries(resources ?? {})) {
+    if (value && !QUANTITY.test(value)) {
+      throw new AppError("bad_request", "Invalid resource request", `${name} '${value}' is not a Kubernetes quantity (such as 2Gi, 512Mi, 1000m or 0.5)`, {
+        field: `resources.${name}`,
+      });
+    }
   }
 }
 
