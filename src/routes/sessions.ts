@@ -45,14 +45,27 @@ const createRouteDef = createRoute({
   },
 });
 
+/** Sessions are kept for good: a list is paged, at most this many to a page (the default). */
+const MAX_PAGE = 1000;
+
 const listRoute = createRoute({
   method: "get",
   path: "/",
   summary: "List sessions (your own; admins see all, or one user's with ?user=)",
-  request: { query: z.object({ user: z.string().optional() }) },
+  request: {
+    query: z.object({
+      user: z.string().optional(),
+      state: z.string().max(50).optional(),
+      limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+      after: z.string().min(1).max(255).optional(),
+    }),
+  },
   responses: {
-    200: { description: "Sessions", ...jsonContent(z.object({ sessions: z.array(SessionSchema), total: z.number() })) },
-    ...errorResponses(401),
+    200: {
+      description: "Sessions, newest first; `next` is the `after` of the next page, when there may be one",
+      ...jsonContent(z.object({ sessions: z.array(SessionSchema), total: z.number(), next: z.string().optional() })),
+    },
+    ...errorResponses(400, 401),
   },
 });
 
@@ -123,11 +136,13 @@ export function sessionRoutes() {
   });
 
   app.openapi(listRoute, async (c) => {
-    const { user: requested } = c.req.valid("query");
+    const { user: requested, state, limit = MAX_PAGE, after } = c.req.valid("query");
     const user = c.var.user;
     const userId = user.isAdmin ? requested : user.userId;
-    const rows = await sessionList(c.var.db, { userId });
-    return c.json({ sessions: rows.map(toSessionJson), total: rows.length }, 200);
+    const rows = await sessionList(c.var.db, { userId, state, after, limit });
+    // A full page may have a next one; `total` counts this page, as the original's counted all.
+    const next = rows.length === limit ? rows[rows.length - 1]!.id : undefined;
+    return c.json({ sessions: rows.map(toSessionJson), total: rows.length, ...(next ? { next } : {}) }, 200);
   });
 
   app.openapi(getRoute, async (c) => {

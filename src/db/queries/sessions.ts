@@ -16,12 +16,25 @@ export async function sessionGetById(db: Queryable, id: string): Promise<Session
   return row;
 }
 
-export async function sessionList(db: Queryable, filter: { userId?: string | undefined }): Promise<SessionRow[]> {
+export type SessionListFilter = {
+  userId?: string | undefined;
+  state?: string | undefined;
+  /** Only sessions listed after this one (newest first): the previous page's last id. */
+  after?: string | undefined;
+  limit: number;
+};
+
+/** Newest first (ties by id), at most `limit`; paged by the last id of the page before. */
+export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[]> {
+  const after = filter.after
+    ? sql`(${sessions.createdAt}, ${sessions.id}) < (select created_at, id from ${sessions} where id = ${filter.after})`
+    : undefined;
   return db
     .select()
     .from(sessions)
-    .where(filter.userId ? eq(sessions.userId, filter.userId) : undefined)
-    .orderBy(desc(sessions.createdAt));
+    .where(and(filter.userId ? eq(sessions.userId, filter.userId) : undefined, filter.state ? eq(sessions.state, filter.state) : undefined, after))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(filter.limit);
 }
 
 /**
