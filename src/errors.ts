@@ -59,8 +59,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     // drizzle's wrapper quotes the SQL (column names like idle_timeout): judge only driver errors.
     if (message.startsWith("Failed query:")) continue;
     // "Cannot use a pool after calling end": a transaction begun on a pool already ended; it never
-    // reached Postgres.
-    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out|Error connecting to database|HTTP status 50[234]|Cannot use a pool after calling end/i.test(message)) {
+    // reached Postgres. HTTP 500 is how Neon's SQL-over-HTTP proxy answers when it cannot reach
+    // its compute (a 500 naming a SQLSTATE is judged by that above).
+    if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out|Error connecting to database|HTTP status 50[0234]|Cannot use a pool after calling end/i.test(message)) {
       return true;
     }
   }

@@ -79,7 +79,13 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
       for (const field of HTTP_ERROR_FIELDS) Object.assign(err, { [field]: answer[field] ?? undefined });
       throw err;
     }
-    throw new NeonDbError(`Server error (HTTP status ${res.status}): ${await res.text()}`);
+    // The driver's message (errors.ts reads the status from it). Neon answers 500 when it cannot
+    // reach the database, with the same fields as a 400 when Postgres said why (a SQLSTATE).
+    const text = await res.text();
+    const err = new NeonDbError(`Server error (HTTP status ${res.status}): ${text}`);
+    const code = sqlStateIn(text);
+    if (code) Object.assign(err, { code });
+    throw err;
   };
   const query = (text: string, params: readonly unknown[]) => ({ query: text, params: params.map(toPgText) });
   return Object.assign(async (text: string, params: readonly unknown[]) => (await post(query(text, params))) as HttpResult, {
@@ -88,6 +94,16 @@ export function sqlOverHttp(connectionString: string, timeoutMs: number): SqlOve
       return results;
     },
   });
+}
+
+/** The SQLSTATE a 5xx answer's JSON body names, if any. */
+function sqlStateIn(text: string): string | undefined {
+  try {
+    const code = (JSON.parse(text) as { code?: unknown }).code;
+    return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

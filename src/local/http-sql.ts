@@ -97,8 +97,9 @@ export function sqlOverHttp(observe?: StatementObserver): SqlOverHttp {
             const fields = Object.fromEntries(HTTP_ERROR_FIELDS.map((k) => [k, err[k]]).filter(([, v]) => v !== undefined));
             return answer(res, 400, { message: err.message, ...fields });
           }
-          // Postgres (or PgBouncer) not reachable: Neon answers such moments with a 5xx too.
-          answer(res, 503, { message: `database unreachable: ${(err as Error).message}` });
+          // Postgres (or PgBouncer) not reachable: Neon's proxy answers a failed connection to
+          // its compute with 500 (proxy/src/serverless/sql_over_http.rs), so this does too.
+          answer(res, 500, { message: `database unreachable: ${(err as Error).message}` });
         }
       });
     },
@@ -116,7 +117,11 @@ function isQuery(value: unknown): value is Query {
   return typeof q === "object" && q !== null && typeof q.query === "string" && Array.isArray(q.params);
 }
 
-const asArrays = (q: Query) => ({ text: q.query, values: q.params, rowMode: "array" as const, types: rawText });
+/**
+ * Always the extended protocol, as Neon's proxy uses: a statement without parameters would
+ * otherwise go as a simple query, where several statements in one string run, which Neon refuses.
+ */
+const asArrays = (q: Query) => ({ text: q.query, values: q.params, rowMode: "array" as const, types: rawText, queryMode: "extended" as const });
 
 /** The isolation levels Neon's Neon-Batch-Isolation-Level names; absent, Postgres's default. */
 const ISOLATION: Record<string, string> = {

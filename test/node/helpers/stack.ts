@@ -166,8 +166,11 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 type StandIn = { mode: DbOutage; close(): Promise<void> };
 
 async function startStandIn(mode: "refusing" | "silent", port: number): Promise<StandIn> {
-  // Statements over HTTP are refused with the status a proxy without its database gives, or never answered.
-  const server = http.createServer((_req, res) => (mode === "refusing" ? res.writeHead(503).end() : undefined));
+  // Statements over HTTP are refused as Neon's proxy refuses them when it cannot reach its
+  // compute (500, a JSON message), or never answered.
+  const refuse = (res: http.ServerResponse) =>
+    res.writeHead(500, { "Content-Type": "application/json" }).end(JSON.stringify({ message: "Couldn't connect to compute node" }));
+  const server = http.createServer((_req, res) => (mode === "refusing" ? refuse(res) : undefined));
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const held = new Set<Duplex>();
   server.on("upgrade", (req, socket, head) => {
