@@ -37,6 +37,17 @@ export const AGENT_ID_HEADER = "X-Dispatch-Agent-Id";
 /** When the Worker checked the upgrade's credentials (ms): see `disconnect`. */
 export const AUTHORIZED_AT_HEADER = "X-Dispatch-Authorized-At";
 
+/**
+ * Whether credentials checked at `authorizedAt` were checked after a revocation at `revokedAt`,
+ * with a margin for the clocks of the machines that took the two times: an old key read just
+ * before the revocation must not pass for a new one. A new key reaches its agent through an
+ * admin, so a connect with it comes well after the margin.
+ */
+export function authorizedSince(authorizedAt: number, revokedAt: number): boolean {
+  return authorizedAt > revokedAt + REVOCATION_CLOCK_MARGIN_MS;
+}
+export const REVOCATION_CLOCK_MARGIN_MS = 2_000;
+
 /** Close codes: 4000+ are application-defined (RFC 6455 §7.4.2). */
 export const CLOSE_REPLACED = 4000;
 export const CLOSE_SILENT = 4001;
@@ -106,7 +117,7 @@ export class AgentObject extends DurableObject<Env> {
     // before it existed, during a deploy; refused only once something was revoked.)
     const authorizedAt = Number(request.headers.get(AUTHORIZED_AT_HEADER)) || 0;
     const revokedAt = this.#revokedAt.get();
-    if (revokedAt !== undefined && !(authorizedAt > revokedAt)) {
+    if (revokedAt !== undefined && !authorizedSince(authorizedAt, revokedAt)) {
       return new Response("credentials revoked since this connection was authorized", { status: 403 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
@@ -165,7 +176,7 @@ export class AgentObject extends DurableObject<Env> {
     const latest = Math.max(this.#revokedAt.get() ?? 0, revokedAt);
     if (latest !== this.#revokedAt.get()) this.#revokedAt.set(latest);
     const current = this.#current();
-    if (!current || current.attachment.authorizedAt > revokedAt) return;
+    if (!current || authorizedSince(current.attachment.authorizedAt, revokedAt)) return;
     current.ws.close(CLOSE_REVOKED, reason.slice(0, 120));
     await this.#onDisconnected(current.ws, current.attachment);
   }

@@ -18,7 +18,8 @@ const Id = z.string().min(1).max(255);
  * the frame would leave its command running until the run lease ends (15 min), then retry it.
  */
 const MAX_ERROR_LENGTH = 10_000;
-const ErrorText = z.string().transform((s) => s.slice(0, MAX_ERROR_LENGTH));
+// A cut through a surrogate pair would leave half a character, which Neon's endpoint refuses.
+const ErrorText = z.string().transform((s) => s.slice(0, MAX_ERROR_LENGTH).replace(/[\uD800-\uDBFF]$/, ""));
 
 const Heartbeat = z.object({
   type: z.literal("heartbeat"),

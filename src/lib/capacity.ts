@@ -10,15 +10,15 @@ const MAX_SESSIONS = 1_000_000;
 
 export const CapacitySchema = z
   .object({
-    maxSessions: z.number().int().nonnegative().optional(),
+    maxSessions: z.number().int().optional(),
     cpu: z.unknown().optional(),
     memory: z.unknown().optional(),
     storage: z.unknown().optional(),
   })
   .transform((c) => ({
-    // Any integer the original's decoder took: a larger one is capped, not refused (a refused
-    // heartbeat would not count, and the agent would be declared offline).
-    maxSessions: Math.min(c.maxSessions ?? 0, MAX_SESSIONS),
+    // Any integer the original's decoder took: one outside 0..1,000,000 is brought inside, not
+    // refused (a refused heartbeat would not count, and the agent would be declared offline).
+    maxSessions: Math.min(Math.max(c.maxSessions ?? 0, 0), MAX_SESSIONS),
     cpu: quantity(c.cpu),
     memory: quantity(c.memory),
     ...(typeof c.storage === "string" ? { storage: quantity(c.storage) } : {}),

@@ -71,12 +71,14 @@ const MESSAGES = {
 };
 
 /**
- * An agent awaiting approval, or rejected, may register (to learn its status) but not connect
- * or heartbeat: otherwise anyone holding the bootstrap key could bring a new agent online and
- * be sent users' sessions before an admin looked at it. (The original checked neither; real
- * agents wait for approval before they connect.)
+ * An agent awaiting approval, or rejected, may register with the bootstrap key (to learn its
+ * status) but not connect or heartbeat with it: otherwise anyone holding the bootstrap key could
+ * bring a new agent online and be sent users' sessions before an admin looked at it. (The
+ * original checked neither; real agents wait for approval before they connect.) A key of the
+ * agent's own was issued by an admin, which is a decision already.
  */
 function requireApproved(principal: AgentPrincipal): void {
+  if (!principal.bootstrap) return;
   if (principal.approvalStatus === "pending" || principal.approvalStatus === "rejected") {
     throw new AppError("forbidden", "Agent not approved", MESSAGES[principal.approvalStatus], {
       agentId: principal.agentId,

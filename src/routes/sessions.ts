@@ -140,6 +140,7 @@ export function sessionRoutes() {
     const user = c.var.user;
     const userId = user.isAdmin ? requested : user.userId;
     const rows = await sessionList(c.var.db, { userId, state, after, limit });
+    if (!rows) throw new AppError("bad_request", "Invalid cursor", `after names no session: ${after}`);
     // A full page may have a next one; `total` counts this page, as the original's counted all.
     const next = rows.length === limit ? rows[rows.length - 1]!.id : undefined;
     return c.json({ sessions: rows.map(toSessionJson), total: rows.length, ...(next ? { next } : {}) }, 200);

@@ -24,7 +24,7 @@ const MALFORMED: unknown[] = [
   '{"type":"command_response","success":"yes","sessionId":"s"}',
   '{"type":"ack","timestamp":{"not":"a time"},"payload":{"commandId":"cmd-x"}}',
   '{"type":"command","payload":{"commandId":"cmd-x","action":"stop_session","payload":{}}}',
-  '{"type":"heartbeat","payload":{"capacity":{"maxSessions":-1}}}',
+  '{"type":"heartbeat","payload":{"capacity":{"maxSessions":1.5}}}', // Go's int decoder refuses it
   '{"type":"ack","payload":{"commandId":"cmd-x"}}{"type":"ack","payload":{"commandId":"cmd-x"}}',
 ];
 

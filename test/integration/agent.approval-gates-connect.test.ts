@@ -1,7 +1,8 @@
 /**
  * Approval is a gate: an agent registered with the bootstrap key cannot connect or send HTTP
- * heartbeats (403 "Agent not approved") while it awaits approval or after it was rejected, so it
- * is never online and never sent a session. Once approved, the same bootstrap key connects it.
+ * heartbeats with it (403 "Agent not approved") while it awaits approval or after it was
+ * rejected, so it is never online and never sent a session. Once approved, the same bootstrap key
+ * connects it; a key an admin issued to the agent itself is not stopped.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -53,5 +54,20 @@ describe("an agent's approval", () => {
     await expectNotApproved(await upgrade(agentId, ip), "rejected");
     await expectNotApproved(await heartbeat(agentId, ip), "rejected");
     expect((await getAgentRow(agentId))?.status).toBe("offline");
+  });
+
+  it("does not stop a key an admin issued to the agent itself, which is a decision already", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("keyed-pending");
+    expect((await register(agentId, ip)).status).toBe(202);
+    const { apiKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/generate-key`, 200, {
+      token: await tokenFor("root", { admin: true }),
+    });
+    const res = await call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, {
+      headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey, "CF-Connecting-IP": ip },
+    });
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000, "done");
   });
 });

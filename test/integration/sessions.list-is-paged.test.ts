@@ -46,7 +46,20 @@ describe("the session list", () => {
     expect(running.sessions.map((s) => s.name)).toEqual(["p-5", "p-4", "p-2"]);
   });
 
-  it("refuses a limit outside 1..1000 with 400", async () => {
+  it("refuses a limit outside 1..1000, and an after naming no session, with 400", async () => {
     for (const limit of ["0", "1001", "x"]) expect((await call("GET", `/api/v1/sessions?limit=${limit}`, { token })).status).toBe(400);
+    const unknown = await call("GET", "/api/v1/sessions?after=no-such-session", { token });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: "Invalid cursor" });
+  });
+
+  it("lists a session without created_at (an import) last, and pages past it", async () => {
+    const ned = await tokenFor("ned");
+    await query(sql`insert into sessions (id, user_id, state, created_at) values
+      ('n-old', 'ned', 'running', null), ('n-new', 'ned', 'running', now())`);
+    const first = await callJson<Page>("GET", "/api/v1/sessions?limit=1", 200, { token: ned });
+    expect(first.sessions.map((s) => s.name)).toEqual(["n-new"]);
+    const second = await callJson<Page>("GET", `/api/v1/sessions?limit=1&after=${first.next}`, 200, { token: ned });
+    expect(second.sessions.map((s) => s.name)).toEqual(["n-old"]);
   });
 });

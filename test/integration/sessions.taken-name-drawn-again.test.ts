@@ -36,8 +36,11 @@ describe("a session name already taken", () => {
     ({ socket } = await agentReadyFor(TEMPLATE));
   });
   afterAll(async () => {
-    await query(sql`drop trigger if exists collide_dana on sessions`);
-    await query(sql`drop trigger if exists collide_dana_key on sessions`);
+    for (const name of ["collide_dana", "collide_dana_key"]) {
+      await query(sql.raw(`drop trigger if exists ${name} on sessions`));
+      await query(sql.raw(`drop function if exists ${name}()`));
+      await query(sql.raw(`drop sequence if exists ${name}`));
+    }
     socket.close();
   });
 

@@ -20,7 +20,8 @@ describe("a claim Postgres refused", () => {
   const agentId = "refused-claim";
 
   beforeAll(async () => {
-    stack = await startStack();
+    // An ack lease longer than the test: the first command must not be re-sent for its expiry.
+    stack = await startStack({ vars: { ACK_LEASE_SECONDS: "600" } });
     logs = captureWorkerLogs();
     const key = await stack.makeAgent(agentId);
     raw = await openRawAgent(stack.wsUrl, agentId, key);

@@ -20,9 +20,11 @@ describe("parseAgentFrame", () => {
     expect(k8s).toMatchObject({ payload: { capacity: { maxSessions: 100, cpu: "64 cores", memory: "256Gi", storage: "1Ti" } } });
   });
 
-  it("caps a heartbeat's maxSessions at 1,000,000 rather than ignoring the heartbeat", () => {
-    const frame = parseAgentFrame(JSON.stringify({ type: "heartbeat", payload: { capacity: { maxSessions: 5_000_000_000 } } }));
-    expect(frame).toMatchObject({ payload: { capacity: { maxSessions: 1_000_000 } } });
+  it("brings a heartbeat's maxSessions inside 0..1,000,000 rather than ignoring the heartbeat", () => {
+    const huge = parseAgentFrame(JSON.stringify({ type: "heartbeat", payload: { capacity: { maxSessions: 5_000_000_000 } } }));
+    expect(huge).toMatchObject({ payload: { capacity: { maxSessions: 1_000_000 } } });
+    const negative = parseAgentFrame(JSON.stringify({ type: "heartbeat", payload: { capacity: { maxSessions: -1 } } }));
+    expect(negative).toMatchObject({ payload: { capacity: { maxSessions: 0 } } });
   });
 
   it("cuts an overlong error to 10,000 characters rather than ignoring the failure", () => {
@@ -34,6 +36,9 @@ describe("parseAgentFrame", () => {
     const reply = parseAgentFrame(JSON.stringify({ type: "command_response", success: false, sessionId: "s", error }));
     expect(reply).toMatchObject({ error: "e".repeat(10_000) });
     expect(parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "c" } }))).toMatchObject({ payload: { error: "" } });
+    // An emoji across the cut is dropped whole, not halved.
+    const straddling = parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "c", error: `${"e".repeat(9_999)}😀tail` } }));
+    expect(straddling).toMatchObject({ payload: { error: "e".repeat(9_999) } });
   });
 
   it("reads binary frames holding JSON like text frames", () => {

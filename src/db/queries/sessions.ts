@@ -24,17 +24,23 @@ export type SessionListFilter = {
   limit: number;
 };
 
-/** Newest first (ties by id), at most `limit`; paged by the last id of the page before. */
-export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[]> {
+/**
+ * Newest first (ties by id; a row without `created_at`, which only an import leaves, last), at
+ * most `limit`; paged by the last id of the page before. Undefined when `after` names no session.
+ */
+export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[] | undefined> {
+  const key = sql`(coalesce(${sessions.createdAt}, '-infinity'), ${sessions.id})`;
   const after = filter.after
-    ? sql`(${sessions.createdAt}, ${sessions.id}) < (select created_at, id from ${sessions} where id = ${filter.after})`
+    ? sql`${key} < (select coalesce(created_at, '-infinity'), id from ${sessions} where id = ${filter.after})`
     : undefined;
-  return db
+  const rows = await db
     .select()
     .from(sessions)
     .where(and(filter.userId ? eq(sessions.userId, filter.userId) : undefined, filter.state ? eq(sessions.state, filter.state) : undefined, after))
-    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .orderBy(sql`coalesce(${sessions.createdAt}, '-infinity') desc`, desc(sessions.id))
     .limit(filter.limit);
+  if (rows.length === 0 && filter.after && !(await sessionGetById(db, filter.after))) return undefined;
+  return rows;
 }
 
 /**
