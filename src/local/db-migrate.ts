@@ -6,10 +6,11 @@ import path from "node:path";
 import { PROJECT_ROOT } from "./dev-vars";
 import { startEmbeddedPostgres } from "./embedded-postgres";
 import { migrateDatabase } from "./migrate";
+import { isMain } from "./is-main";
 
 export const EMBEDDED_DATA_DIR = path.join(PROJECT_ROOT, ".data/pglite");
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const url = process.env["DATABASE_URL"];
   if (url) {
     await migrateDatabase(url);

@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { DEV_VARS_FILE, ensureDevVars, PROJECT_ROOT, writeDatabaseEnv } from "./dev-vars";
+import { DEV_VARS_FILE, ensureDevVars, jwtSecret, PROJECT_ROOT, writeDatabaseEnv } from "./dev-vars";
 import { EMBEDDED_DATA_DIR } from "./db-migrate";
 import { findPostgres } from "./local-postgres";
 import { migrateDatabase } from "./migrate";
@@ -23,7 +23,9 @@ const dbHost = new URL(db.url).hostname;
 const isLocalDb = ["127.0.0.1", "localhost", "::1"].includes(dbHost);
 const proxy = isLocalDb ? await startWsProxy(Number(process.env["DB_WS_PROXY_PORT"] ?? 0)) : undefined;
 await migrateDatabase(db.url);
-const demo = await seedDemo(db.url);
+// Demo rows (an approved agent whose key sits in .data) only go into a database on this machine,
+// never into one DATABASE_URL names elsewhere (Neon's, say).
+const demo = isLocalDb ? await seedDemo(db.url) : undefined;
 
 const wrangler = spawn(
   "wrangler",
@@ -48,10 +50,12 @@ const wrangler = spawn(
 );
 
 let stopping = false;
+/** Set once the Worker is up; a shutdown before then (Ctrl-C, a failed start) has none to clear. */
+let sweepTimer: ReturnType<typeof setInterval> | undefined;
 async function shutdown(code: number): Promise<never> {
   stopping = true;
-  clearInterval(sweepTimer);
   wrangler.kill("SIGTERM");
+  if (sweepTimer) clearInterval(sweepTimer);
   await proxy?.close();
   await db.close();
   process.exit(code);
@@ -69,26 +73,31 @@ const base = `http://127.0.0.1:${PORT}`;
 await waitForHealthy(`${base}/healthz`);
 
 // Miniflare does not fire crons by itself: trigger the sweep the way the platform would.
-const sweepTimer = setInterval(() => {
+sweepTimer = setInterval(() => {
   fetch(`${base}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => {});
 }, SWEEP_EVERY_MS);
 
-const adminToken = await mintToken("admin", true, 24, vars["JWT_SECRET"]);
-const userToken = await mintToken("alice", false, 24, vars["JWT_SECRET"]);
+// wrangler gives the shell's environment precedence over .dev.vars: sign and print what it uses.
+const adminToken = await mintToken("admin", true, 24, jwtSecret());
+const userToken = await mintToken("alice", false, 24, jwtSecret());
+const bootstrapKey = process.env["AGENT_BOOTSTRAP_KEY"] || vars["AGENT_BOOTSTRAP_KEY"];
+const demoAgent = demo
+  ? `npm run agent -- --id ${DEMO_AGENT_ID} --url ws://127.0.0.1:${PORT} --key ${demo.agentKey}`
+  : `(no demo agent: ${dbHost} is not on this machine; register one with the bootstrap key)`;
 console.log(`
 ──────────────────────────────────────────────────────────────────────────────
  edge-dispatch is running at ${base}
  database: ${db.kind === "embedded" ? "embedded PGlite (.data/pglite)" : dbHost}
 
  Connect the demo agent (another terminal):
-   npm run agent -- --id ${DEMO_AGENT_ID} --url ws://127.0.0.1:${PORT} --key ${demo.agentKey}
+   ${demoAgent}
 
  Create a session as alice:
    curl -s -X POST ${base}/api/v1/sessions -H "Authorization: Bearer ${userToken}" \\
      -H 'Content-Type: application/json' -d '{"user":"alice","template":"firefox-browser"}'
 
  Admin token (24 h):   ${adminToken}
- Bootstrap agent key:  ${vars["AGENT_BOOTSTRAP_KEY"]}
+ Bootstrap agent key:  ${bootstrapKey}
  OpenAPI document:     ${base}/openapi.json
 ──────────────────────────────────────────────────────────────────────────────
 `);

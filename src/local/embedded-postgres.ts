@@ -21,7 +21,14 @@ export async function startEmbeddedPostgres(
   port = 0,
 ): Promise<EmbeddedPostgres> {
   if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir ?? "memory://");
+  const lock = dataDir ? lockDirectory(dataDir) : undefined;
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir ?? "memory://");
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   // Every relay client holds its own connection here (one per Durable Object while it is awake,
   // the SQL-over-HTTP pool, tests' pools): at 100 a reconnect storm of 100 agents overflowed it
   // and the server ended the extra ones ("Connection terminated unexpectedly"). Only the relay
@@ -36,7 +43,54 @@ export async function startEmbeddedPostgres(
       await relay.close();
       await server.stop();
       await db.close();
+      lock?.release();
     },
   };
+}
+
+/**
+ * One process at a time per data directory: PGlite takes no lock of its own, and a second
+ * process opening the same files (a second `npm run dev`, `npm run db:migrate` beside it) can
+ * leave them unreadable. A lock whose process is gone (killed) is taken over.
+ */
+export function lockDirectory(dir: string): { release(): void } {
+  const file = `${dir.replace(/\/+$/, "")}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      const release = () => {
+        process.off("exit", release);
+        if (readHolder(file) === process.pid) fs.rmSync(file, { force: true });
+      };
+      process.on("exit", release);
+      return { release };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const holder = readHolder(file);
+    if (holder !== undefined && holder !== process.pid && isRunning(holder)) {
+      throw new Error(`the embedded database in ${dir} is in use by process ${holder} (another \`npm run dev\`?): stop it first`);
+    }
+    fs.rmSync(file, { force: true });
+  }
+  throw new Error(`could not lock ${dir}`);
+}
+
+function readHolder(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { sign } from "hono/jwt";
 import { jwtSecret } from "./dev-vars";
+import { isMain } from "./is-main";
 
 /** Signs a user token the Worker accepts. */
 export async function mintToken(user: string, admin: boolean, hours = 24, secret = jwtSecret()): Promise<string> {
@@ -12,7 +13,7 @@ export async function mintToken(user: string, admin: boolean, hours = 24, secret
   return sign({ sub: user, role: admin ? "admin" : "user", iat: now, exp: now + hours * 3600 }, secret, "HS256");
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: { user: { type: "string" }, admin: { type: "boolean", default: false }, hours: { type: "string", default: "24" } },
   });

@@ -6,7 +6,6 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "../dev-vars";
 import { measureBareCeiling, measureBarePush, startBarePush } from "./baselines/bare-push";
 import { measureGraphile } from "./baselines/graphile";
@@ -36,6 +35,7 @@ import { round } from "./stats";
 import type { BenchStack, PoolerMode } from "./stack";
 import { evaluateTargets } from "./targets";
 import type { BenchResults } from "./targets";
+import { isMain } from "../is-main";
 
 export const DEFAULT_RESULTS_DIR = path.join(PROJECT_ROOT, "bench/results");
 
@@ -241,7 +241,7 @@ async function cli(): Promise<number> {
   return Object.keys(run.report.results.errors).length ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+if (isMain(import.meta.url)) {
   cli().then(
     (code) => process.exit(code),
     (err: unknown) => {
