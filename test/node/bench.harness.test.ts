@@ -79,8 +79,14 @@ describe("the bench harness", () => {
     expect(report.results.errors).toEqual({});
     expect(report.config.scenarios).toEqual([...SCENARIOS]);
     expect(report.results.dispatch[0]?.levels.map((l) => l.latency.n)).toEqual([3, 3]);
-    // The floor's parts and the bare dispatch are sampled once per timed create.
+    // The floor's parts, the bare dispatch and graphile-worker are sampled once per timed create.
     expect(report.results.dispatch[0]?.levels.map((l) => l.pairedFloor?.bareDispatch.n)).toEqual([3, 3]);
+    expect(report.results.dispatch[0]?.levels.map((l) => l.pairedFloor?.peer?.n)).toEqual([3, 3]);
+    // Every level is a target: p50, p99 and the peer at each, against what was sampled beside it.
+    const dispatchRows = report.targets.filter((t) => t.target.startsWith("dispatch"));
+    expect(dispatchRows).toHaveLength(3 * 2);
+    const peerRow = dispatchRows.find((t) => t.target.includes("graphile") && t.target.includes(`at ${report.results.dispatch[0]?.levels[0]?.agents} agents`));
+    expect(peerRow?.baseline).toBe(report.results.dispatch[0]?.levels[0]?.pairedFloor?.peer?.p50);
     // And the CPU each used: both workerd processes are found and read (Linux, as CI is).
     for (const level of report.results.dispatch[0]?.levels ?? []) {
       expect(level.cpu?.perCreateMs).toBeGreaterThanOrEqual(0);

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "../dev-vars";
 import { measureBareCeiling, measureBarePush, startBarePush } from "./baselines/bare-push";
-import { measureGraphile } from "./baselines/graphile";
+import { measureGraphile, startGraphile } from "./baselines/graphile";
 import { measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
 import { machineInfo } from "./machine";
@@ -138,9 +138,17 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
       ...(floorProbe ? { floorProbe } : {}),
     });
     if (has("dispatch")) {
-      const d = await phase(`dispatch latency [${primary}]`, () =>
-        withFloorProbe(stack, primary, (probe) => runDispatch(ctx, dispatchOpts(primary, probe))),
-      );
+      // graphile-worker runs beside the dispatch too: its add→start is sampled next to every
+      // create, like the floor, so the comparison sees the same moment of the machine.
+      const d = await phase(`dispatch latency [${primary}]`, async () => {
+        const peer = await startGraphile(stack.server.url);
+        try {
+          for (let i = 0; i < 5; i++) await peer.addToStart(); // warm, as the up-front one is
+          return await withFloorProbe(stack, primary, (probe) => runDispatch(ctx, dispatchOpts(primary, { ...probe, peer: () => peer.addToStart() })));
+        } finally {
+          await peer.stop();
+        }
+      });
       if (d) results.dispatch.push(d);
     }
     // Each of these starts once the Worker has let go of what the scenario before it left open.

@@ -64,21 +64,32 @@ export function evaluateTargets(results: BenchResults, selected: readonly string
   const rows: TargetRow[] = [];
   const push = results.baselines.barePush;
   for (const dispatch of results.dispatch) {
-    const largest = dispatch.levels[dispatch.levels.length - 1];
     const neon = results.baselines.neonFloor[dispatch.pooler];
     const upFront = neon && push ? neon.connectInsert.p50 + push.latency.p50 : undefined;
-    // Preferably the floor sampled alongside these creates: the same moment of the machine.
-    const paired = largest?.pairedFloor;
-    const floor = paired ? paired.connectInsert.p50 + paired.barePush.p50 : upFront;
-    const source = paired
-      ? `floor sampled alongside the creates (${paired.connectInsert.p50} + ${paired.barePush.p50} ms); from the up-front baselines it is ${upFront === undefined ? "n/a" : round(upFront)} ms`
-      : "floor from the up-front baselines";
-    const n = largest?.agents ?? 0;
     const path = `[${dispatch.pooler}]`;
-    rows.push(row(`dispatch p50 ${path} at ${n} agents ≤ 1.5 × floor (neon connect+insert p50 + bare push p50)`, largest?.latency.p50, floor, "ms", "≤", 1.5, source));
-    rows.push(row(`dispatch p99 ${path} at ${n} agents ≤ 3 × floor`, largest?.latency.p99, floor, "ms", "≤", 3, paired ? `floor's own parts at p99: ${paired.connectInsert.p99} + ${paired.barePush.p99} ms` : undefined));
-    if (dispatch.pooler === results.dispatch[0]?.pooler) {
-      rows.push(row(`dispatch p50 ${path} at ${n} agents ≤ graphile-worker add→start p50`, largest?.latency.p50, results.baselines.graphile?.addToStart.p50, "ms", "≤", 1));
+    // Every level is a target (1, 100 and 1,000 agents in the full run), each against the floor
+    // and the peer sampled beside its own creates: the same moment of a drifting machine.
+    for (const level of dispatch.levels) {
+      const paired = level.pairedFloor;
+      const floor = paired ? paired.connectInsert.p50 + paired.barePush.p50 : upFront;
+      const source = paired
+        ? `floor sampled alongside the creates (${paired.connectInsert.p50} + ${paired.barePush.p50} ms); from the up-front baselines it is ${upFront === undefined ? "n/a" : round(upFront)} ms`
+        : "floor from the up-front baselines";
+      const at = `${path} at ${level.agents} agents`;
+      const lost = level.failures > 0 ? `; ${level.failures} lost frames counted as ${level.latency.max} ms` : "";
+      rows.push(row(`dispatch p50 ${at} ≤ 1.5 × floor (neon connect+insert p50 + bare push p50)`, level.latency.p50, floor, "ms", "≤", 1.5, source + lost));
+      // The strict reading: the tail against the floor's typical (p50) cost. Against the floor's
+      // own tail it reads differently; both are printed.
+      const floorP99 = paired ? paired.connectInsert.p99 + paired.barePush.p99 : undefined;
+      const againstTail = floorP99 ? `; against the floor's own p99 (${paired!.connectInsert.p99} + ${paired!.barePush.p99} ms) ${round(level.latency.p99 / floorP99, 2)}×` : "";
+      rows.push(row(`dispatch p99 ${at} ≤ 3 × floor p50`, level.latency.p99, floor, "ms", "≤", 3, `${level.latency.n} samples${againstTail}${lost}`));
+      if (dispatch.pooler === results.dispatch[0]?.pooler) {
+        const peer = paired?.peer?.p50 ?? results.baselines.graphile?.addToStart.p50;
+        const peerSource = paired?.peer
+          ? `graphile-worker sampled alongside the creates; up front ${results.baselines.graphile?.addToStart.p50 ?? "n/a"} ms`
+          : "graphile-worker measured up front";
+        rows.push(row(`dispatch p50 ${at} ≤ graphile-worker add→start p50`, level.latency.p50, peer, "ms", "≤", 1, peerSource));
+      }
     }
   }
   const tput = results.throughput;
@@ -135,7 +146,7 @@ export function informational(results: BenchResults): Array<{ label: string; val
     if (largest && cpu) {
       const bareCpu = cpu.perBareDispatchMs;
       out.push({
-        label: `workerd CPU per dispatch [${d.pooler}] at ${largest.agents} agents (create incl. its share of the batched sent records; bare dispatch sampled alongside)`,
+        label: `workerd CPU per dispatch [${d.pooler}] at ${largest.agents} agents (inside each timed window: a create's work after its frame arrived is mostly not counted; bare dispatch sampled alongside)`,
         value: bareCpu ? `${cpu.perCreateMs} vs ${bareCpu} ms = ${round(cpu.perCreateMs / bareCpu, 2)}×` : `${cpu.perCreateMs} ms`,
       });
     }

@@ -22,14 +22,17 @@ export type GraphileResult = {
 /** graphile-worker logs every job at info level: far too chatty for a benchmark. */
 const silentLogger = new Logger(() => () => {});
 
-export async function measureGraphile(opts: {
-  serverUrl: string;
-  latencySamples: number;
-  jobs: number;
-  inFlightAdds: number;
-  onProgress?: (text: string) => void;
-}): Promise<GraphileResult> {
-  const scratch = await createScratchDatabase(opts.serverUrl, `bench_gw_${process.pid}_${randomBytes(3).toString("hex")}`);
+/** A running graphile-worker on its own scratch database: one add→start at a time, or a burst. */
+export type GraphilePeer = {
+  /** One job's add_job → task start, in ms. */
+  addToStart(): Promise<number>;
+  /** `jobs` jobs added `inFlightAdds` at a time; until all completed. */
+  throughput(jobs: number, inFlightAdds: number): Promise<GraphileResult["throughput"]>;
+  stop(): Promise<void>;
+};
+
+export async function startGraphile(serverUrl: string): Promise<GraphilePeer> {
+  const scratch = await createScratchDatabase(serverUrl, `bench_gw_${process.pid}_${randomBytes(3).toString("hex")}`);
   const concurrency = 10; // graphile-worker's default, stated for the report
   const starts = new Rendezvous<number, number>();
   let completed = 0;
@@ -43,6 +46,14 @@ export async function measureGraphile(opts: {
   const common = { pgPool, logger: silentLogger };
   const utils = await makeWorkerUtils(common);
   let runner: Awaited<ReturnType<typeof run>> | undefined;
+  const stop = async () => {
+    await runner?.stop().catch(() => {});
+    await Promise.resolve()
+      .then(() => utils.release())
+      .catch(() => {});
+    await pgPool.end().catch(() => {});
+    await scratch.drop().catch(() => {});
+  };
   try {
     await utils.migrate();
     runner = await run({
@@ -57,36 +68,53 @@ export async function measureGraphile(opts: {
         },
       },
     });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  // Latency jobs have negative ids (recorded); throughput jobs non-negative (only counted).
+  let latencyJobs = 0;
+  return {
+    async addToStart() {
+      const id = -++latencyJobs;
+      const started = now();
+      await utils.addJob("bench", { id });
+      return (await starts.wait(id, 10_000)) - started;
+    },
+    async throughput(jobs, inFlightAdds) {
+      await pollUntil("latency jobs completed", () => completed >= latencyJobs, 10_000, 10);
+      const base = completed;
+      const started = now();
+      const errors = await runBounded(jobs, inFlightAdds, async (i) => {
+        await utils.addJob("bench", { id: i });
+      });
+      if (errors.length) throw new Error(`graphile-worker: ${errors.length} add_job calls failed, e.g. ${String(errors[0])}`);
+      await pollUntil("all jobs completed", () => completed - base >= jobs, 120_000, 5);
+      const elapsedMs = now() - started;
+      return { jobs, inFlightAdds, concurrency, elapsedMs, perSecond: perSecond(jobs, elapsedMs) };
+    },
+    stop,
+  };
+}
 
-    // Latency jobs have negative ids (recorded); throughput jobs non-negative (only counted).
+/** The up-front measurement: latency samples one at a time, then a burst for jobs/s. */
+export async function measureGraphile(opts: {
+  serverUrl: string;
+  latencySamples: number;
+  jobs: number;
+  inFlightAdds: number;
+  onProgress?: (text: string) => void;
+}): Promise<GraphileResult> {
+  const peer = await startGraphile(opts.serverUrl);
+  try {
     const samples: number[] = [];
     for (let i = 1; i <= opts.latencySamples + 5; i++) {
-      const started = now();
-      await utils.addJob("bench", { id: -i });
-      const at = await starts.wait(-i, 10_000);
-      if (i > 5) samples.push(at - started);
+      const ms = await peer.addToStart();
+      if (i > 5) samples.push(ms);
     }
     opts.onProgress?.(`latency done; throughput: ${opts.jobs} jobs`);
-
-    await pollUntil("latency jobs completed", () => completed >= opts.latencySamples + 5, 10_000, 10);
-    const base = completed;
-    const started = now();
-    const errors = await runBounded(opts.jobs, opts.inFlightAdds, async (i) => {
-      await utils.addJob("bench", { id: i });
-    });
-    if (errors.length) throw new Error(`graphile-worker: ${errors.length} add_job calls failed, e.g. ${String(errors[0])}`);
-    await pollUntil("all jobs completed", () => completed - base >= opts.jobs, 120_000, 5);
-    const elapsedMs = now() - started;
-    return {
-      addToStart: summarize(samples),
-      throughput: { jobs: opts.jobs, inFlightAdds: opts.inFlightAdds, concurrency, elapsedMs, perSecond: perSecond(opts.jobs, elapsedMs) },
-    };
+    return { addToStart: summarize(samples), throughput: await peer.throughput(opts.jobs, opts.inFlightAdds) };
   } finally {
-    await runner?.stop().catch(() => {});
-    await Promise.resolve()
-      .then(() => utils.release())
-      .catch(() => {});
-    await pgPool.end().catch(() => {});
-    await scratch.drop().catch(() => {});
+    await peer.stop();
   }
 }

@@ -7,7 +7,9 @@
  * Warm, here, means the target Durable Object is awake. The selection picks the least-loaded
  * agent, ties to the newest heartbeat; the bench marks each session terminated once its frame
  * has arrived (outside the timed window), so every agent stays at load 0 and the selection keeps
- * choosing the same, recently active agent. The selection query still ranks all N agents.
+ * choosing the same, recently active agent: the selection walks its index to the first agent at
+ * load 0 (a LIMIT 1), so the level's N shows in what the machine carries (N sockets, N
+ * heartbeating objects), not in the selection's own work.
  */
 import { AGENT_HEARTBEAT_MS, AgentFleet } from "../agents";
 import { processCpuMs } from "../proc";
@@ -23,13 +25,14 @@ export type DispatchLevel = {
   agents: number;
   latency: LatencySummary;
   failures: number;
-  /** The floor's two parts and the bare dispatch, each sampled right after every timed create (see FloorProbe). */
-  pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary; bareDispatch: LatencySummary };
+  /** The floor's two parts, the bare dispatch and the peer, each sampled beside every timed create (see FloorProbe). */
+  pairedFloor?: { connectInsert: LatencySummary; barePush: LatencySummary; bareDispatch: LatencySummary; peer?: LatencySummary };
   /**
    * workerd CPU time per timed create and per bare dispatch, in ms: the dispatch path is
    * CPU-bound in workerd, so this ratio explains the latency ratio with far less noise.
-   * Heartbeats and the DO's batched `sent` records (these agents never ack) landing inside a
-   * create's window count towards it.
+   * Only what lands inside the create's timed window counts (heartbeats and batched `sent`
+   * records that fall in it included); the create's work after its frame arrived (the object's
+   * record timer, the Worker's waitUntil) mostly does not, so the figure understates the create.
    */
   cpu?: { perCreateMs: number; perBareDispatchMs?: number };
   /**
@@ -59,6 +62,8 @@ export type FloorProbe = {
   connectInsert(): Promise<number>;
   barePush(): Promise<number>;
   bareDispatch(): Promise<number>;
+  /** One graphile-worker add_job → start on the same Postgres, the peer the target compares with. */
+  peer?(): Promise<number>;
   /** CPU time the bare Worker's workerd has used so far, in ms (undefined when unknown). */
   bareCpuMs(): number | undefined;
 };
@@ -134,12 +139,24 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       const samplingStart = now();
       const samples: number[] = [];
       const sampledAt: number[] = [];
-      const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[] };
+      const floor = { connectInsert: [] as number[], barePush: [] as number[], bareDispatch: [] as number[], peer: [] as number[] };
       const cpu = { create: new CpuTally(), bare: new CpuTally() };
       let failures = 0;
       let inARow = 0;
+      const probeOnce = async (probe: FloorProbe) => {
+        floor.connectInsert.push(await probe.connectInsert());
+        floor.barePush.push(await probe.barePush());
+        const bareBefore = probe.bareCpuMs();
+        floor.bareDispatch.push(await probe.bareDispatch());
+        cpu.bare.add(bareBefore, probe.bareCpuMs());
+        if (probe.peer) floor.peer.push(await probe.peer());
+      };
       for (let i = -WARMUP; i < opts.samples; i++) {
+        // The probes go before the create on odd samples and after it on even ones: right after a
+        // create they share the machine with its trailing work, right before it they do not.
+        const probe = i >= 0 ? opts.floorProbe : undefined;
         try {
+          if (probe && i % 2 === 1) await probeOnce(probe);
           const cpuBefore = processCpuMs(stack.workerPid);
           const ms = await createOnce();
           if (i >= 0) {
@@ -148,17 +165,15 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
             cpu.create.add(cpuBefore, processCpuMs(stack.workerPid));
           }
           inARow = 0;
-          if (i >= 0 && opts.floorProbe) {
-            const probe = opts.floorProbe;
-            floor.connectInsert.push(await probe.connectInsert());
-            floor.barePush.push(await probe.barePush());
-            const bareBefore = probe.bareCpuMs();
-            floor.bareDispatch.push(await probe.bareDispatch());
-            cpu.bare.add(bareBefore, probe.bareCpuMs());
-          }
+          if (probe && i % 2 === 0) await probeOnce(probe);
         } catch (err) {
           failures++;
-          // A few lost frames are a finding; a run of them means the system is broken.
+          // A lost frame counts as the longest wait, not as no sample: dropped, it would flatter
+          // the tail. A few are a finding; a run of them means the system is broken.
+          if (i >= 0) {
+            samples.push(FRAME_TIMEOUT_MS);
+            sampledAt.push(now() - samplingStart);
+          }
           if (++inARow >= 3 || failures > Math.max(5, opts.samples / 10)) throw err;
         }
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
@@ -171,14 +186,20 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
         samples: samples.flatMap((ms, i) => (ms >= p99 ? [{ atMs: Math.round(sampledAt[i]!), ms: round(ms) }] : [])),
       };
       const pairedFloor = opts.floorProbe
-        ? { connectInsert: summarize(floor.connectInsert), barePush: summarize(floor.barePush), bareDispatch: summarize(floor.bareDispatch) }
+        ? {
+            connectInsert: summarize(floor.connectInsert),
+            barePush: summarize(floor.barePush),
+            bareDispatch: summarize(floor.bareDispatch),
+            ...(floor.peer.length ? { peer: summarize(floor.peer) } : {}),
+          }
         : undefined;
       const perCreateMs = cpu.create.perSample();
       const perBareDispatchMs = cpu.bare.perSample();
       const cpuFigures = perCreateMs === undefined ? undefined : { perCreateMs, ...(perBareDispatchMs === undefined ? {} : { perBareDispatchMs }) };
       result.levels.push({ agents: level, latency, failures, tail, statementMs, ...(pairedFloor ? { pairedFloor } : {}), ...(cpuFigures ? { cpu: cpuFigures } : {}) });
       const alongside = pairedFloor
-        ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms)`
+        ? ` (floor alongside: connect+INSERT p50 ${pairedFloor.connectInsert.p50} ms + bare push p50 ${pairedFloor.barePush.p50} ms; bare dispatch p50 ${pairedFloor.bareDispatch.p50} ms` +
+          `${pairedFloor.peer ? `; graphile-worker add→start p50 ${pairedFloor.peer.p50} ms` : ""})`
         : "";
       const cpuText = cpuFigures ? `; workerd CPU per create ${cpuFigures.perCreateMs} ms${perBareDispatchMs === undefined ? "" : ` (bare dispatch ${perBareDispatchMs} ms)`}` : "";
       progress.line(`  dispatch [${opts.pooler}] ${level} agents: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms${alongside}${cpuText}`);
@@ -242,6 +263,7 @@ async function fromHibernation(
         samples.push(await adminCommand(agentId));
       } catch {
         failures++;
+        samples.push(FRAME_TIMEOUT_MS); // the longest wait, not no sample (see the warm levels)
       }
       ctx.progress.update(`from hibernation: ${samples.length}/${idle.length}`);
     }
