@@ -1,9 +1,10 @@
 /**
- * Floor (i): what one database touch costs the Worker at minimum. A fresh Neon-driver
- * connection and one INSERT, from Node, through the same WebSocket proxy (and PgBouncer when
- * the Worker uses it) with the driver configured exactly as src/db/client.ts configures it.
- * Every Worker request and DO event opens its own connection, so this is the unavoidable part
- * of a dispatch.
+ * Floor (i), as the task defines it: a fresh Neon-driver connection and one INSERT, from Node,
+ * through the same WebSocket proxy (and PgBouncer when the Worker uses it), the driver configured
+ * exactly as src/db/client.ts configures it. The dispatch itself opens no connection: its
+ * statements go over SQL-over-HTTP to the proxy's warm pool. So the floor pays a WebSocket
+ * handshake and a pooler start-up the dispatch does not; with `--pooler direct` also a fresh
+ * Postgres backend (several ms), which flatters the direct path's ratio.
  */
 import { Client } from "@neondatabase/serverless";
 import pg from "pg";
