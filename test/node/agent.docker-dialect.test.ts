@@ -156,11 +156,37 @@ describe("the reference agent's docker dialect", () => {
     expect(k8sControlReply("shutdown", "k1", NOW)).toBeNull();
   });
 
-  it("runs commands without an ack and answers a repeat of a finished command with its final frame", async () => {
+  it("runs a repeated start again, as the real docker-agent does, and answers it with the daemon's name conflict", async () => {
     const sent: OutboundFrame[] = [];
     const runner = new CommandRunner({
       dialect: createDockerDialect(),
       ledger: new CommandLedger(),
+      dedupe: false,
+      workMs: 0,
+      ctx,
+      signal: new AbortController().signal,
+      send: (frame) => (sent.push(frame), true),
+      log: () => {},
+    });
+    const command = { commandId: "c1", action: "start_session", payload: START };
+    expect(runner.receive(command)).toBe("new");
+    await runner.idle();
+    expect(runner.receive(command)).toBe("repeat_run");
+    await runner.idle();
+    expect(sent.map((f) => [f.type, (f as { success?: boolean }).success])).toEqual([
+      ["command_response", true],
+      ["command_response", false],
+    ]);
+    expect(String((sent[1] as { error?: string }).error)).toMatch(/Conflict\. The container name/);
+    expect(runner.counts).toMatchObject({ started: 2, completed: 1, failed: 1, duplicates: 1 });
+  });
+
+  it("with --dedupe, runs commands without an ack and answers a repeat of a finished command with its final frame", async () => {
+    const sent: OutboundFrame[] = [];
+    const runner = new CommandRunner({
+      dialect: createDockerDialect(),
+      ledger: new CommandLedger(),
+      dedupe: true,
       workMs: 0,
       ctx,
       signal: new AbortController().signal,

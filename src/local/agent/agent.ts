@@ -74,6 +74,7 @@ export class ReferenceAgent {
     this.runner = new CommandRunner({
       dialect: this.dialect,
       ledger: new CommandLedger(config.dedupLimit),
+      dedupe: config.dedupe,
       workMs: config.workMs,
       ctx: this.ctx,
       signal: this.abort.signal,

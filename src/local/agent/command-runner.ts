@@ -13,6 +13,8 @@ import type { CommandDisposition } from "./options";
 export interface CommandRunnerDeps {
   dialect: Dialect;
   ledger: CommandLedger;
+  /** Recognise repeated command ids (see AgentConfig.dedupe); otherwise every frame runs. */
+  dedupe: boolean;
   /** Simulated work between ack (if the dialect sends one) and result. */
   workMs: number;
   ctx: CommandContext;
@@ -29,7 +31,7 @@ export interface CommandRunnerDeps {
 export interface CommandCounts {
   /** Command frames received, repeats included. */
   received: number;
-  /** Repeats of known ids (finished or still queued). */
+  /** Repeats of ids received before (finished or still queued), run again or not (see dedupe). */
   duplicates: number;
   /** Commands whose processing started (ack sent or attempted, for dialects that ack). */
   started: number;
@@ -49,14 +51,26 @@ export class CommandRunner {
 
   constructor(private readonly deps: CommandRunnerDeps) {}
 
-  /** Accepts one command from the server; repeats are answered from the ledger, not redone. */
+  /**
+   * Accepts one command from the server. A repeat runs again, as on the real agents, unless
+   * `dedupe`: then it is answered from the ledger (finished) or dropped (still queued).
+   */
   receive(command: Command): CommandDisposition {
     const { ledger, log } = this.deps;
     this.counts.received++;
     const entry = ledger.lookup(command.commandId);
     const label = `command ${command.commandId} ${command.action}`;
     let disposition: CommandDisposition;
-    if (entry.status === "finished") {
+    if (!this.deps.dedupe) {
+      if (entry.status !== "new") {
+        this.counts.duplicates++;
+        log(`${label} (repeat) → runs again, as the real agents do`);
+      }
+      disposition = entry.status === "new" ? "new" : "repeat_run";
+      ledger.begin(command.commandId);
+      this.queue.push(command);
+      this.kick();
+    } else if (entry.status === "finished") {
       disposition = "duplicate_finished";
       this.counts.duplicates++;
       this.deps.send(entry.final);

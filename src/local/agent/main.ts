@@ -3,7 +3,7 @@
  *
  *   npm run agent -- --id <agent-id> [--url ws://127.0.0.1:8787] [--key <64-hex>]
  *     [--dialect k8s|docker] [--platform kubernetes] [--work-ms 500] [--heartbeat-s 30]
- *     [--approval-poll-s 30] [--heartbeat-on-connect] [--no-reconnect]
+ *     [--approval-poll-s 30] [--heartbeat-on-connect] [--no-reconnect] [--dedupe]
  *     [--replicas 1] [--failover-every-s 0]
  *
  * `--url`, `--id` and `--key` fall back to CONTROL_PLANE_URL, AGENT_ID and AGENT_API_KEY.
@@ -20,7 +20,7 @@ import { ReplicaSet } from "./replica-set";
 
 const USAGE = `usage: npm run agent -- --id <agent-id> [--url ${DEFAULT_URL}] [--key <64-hex>]
   [--dialect k8s|docker] [--platform kubernetes|docker] [--work-ms 500] [--heartbeat-s 30]
-  [--approval-poll-s 30] [--heartbeat-on-connect] [--no-reconnect]
+  [--approval-poll-s 30] [--heartbeat-on-connect] [--no-reconnect] [--dedupe]
   [--replicas 1] [--failover-every-s 0]
 env fallbacks: CONTROL_PLANE_URL, AGENT_ID, AGENT_API_KEY`;
 
@@ -53,6 +53,7 @@ export function cliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOptions |
       "approval-poll-s": { type: "string" },
       "heartbeat-on-connect": { type: "boolean" },
       "no-reconnect": { type: "boolean" },
+      dedupe: { type: "boolean" },
       replicas: { type: "string" },
       "failover-every-s": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -65,6 +66,7 @@ export function cliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOptions |
     apiKey: values.key ?? env["AGENT_API_KEY"] ?? "",
     heartbeatOnConnect: values["heartbeat-on-connect"] ?? false,
     reconnect: !(values["no-reconnect"] ?? false),
+    dedupe: values.dedupe ?? false,
   };
   // The casts are safe: the agent's schema rejects unknown names when it is built.
   if (values.dialect !== undefined) options.dialect = values.dialect as DialectName;

@@ -53,6 +53,13 @@ export const AgentConfigSchema = z
       .default({ ...DEFAULT_BACKOFF }),
     /** A connection that lasted this long resets the backoff. */
     stableMs: ms.default(10_000),
+    /**
+     * Recognise a command id seen before: a queued repeat is dropped, a finished one answered
+     * with its final frame again. The real agents do not: they run every command frame they
+     * read, repeats included, so that is the default, and the server's at-least-once delivery is
+     * tested against it. A convenience for demos that would rather not run a command twice.
+     */
+    dedupe: z.boolean().default(false),
     /** Finished command ids remembered for deduplication. */
     dedupLimit: positiveInt.default(DEFAULT_LEDGER_LIMIT),
   })
@@ -68,7 +75,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export type AgentState = "idle" | "registering" | "awaiting_approval" | "connecting" | "connected" | "backoff" | "stopped";
 
 /** How a received command was treated. */
-export type CommandDisposition = "new" | "duplicate_finished" | "duplicate_pending";
+export type CommandDisposition = "new" | "repeat_run" | "duplicate_finished" | "duplicate_pending";
 
 /** Callbacks and injectable sources; none are validated, all are optional. */
 export interface AgentHooks {
