@@ -12,6 +12,7 @@ import fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { startPgliteRelay } from "./pglite-relay";
+import { isRunning } from "./pid";
 
 export type EmbeddedPostgres = { url: string; close(): Promise<void> };
 
@@ -82,15 +83,6 @@ function readHolder(file: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -15,7 +15,7 @@ import {
 import { k8sControlReply } from "../../src/local/agent/k8s-dialect";
 import { RegistrationError, registerAgent } from "../../src/local/agent/register";
 import { ReplicaSet } from "../../src/local/agent/replica-set";
-import { eventually, startStack } from "./helpers/stack";
+import { agentOnline, eventually, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 
 const NOW = new Date("2026-01-01T00:00:00.750Z");
@@ -156,18 +156,24 @@ describe("the reference agent's docker dialect", () => {
     expect(k8sControlReply("shutdown", "k1", NOW)).toBeNull();
   });
 
-  it("runs a repeated start again, as the real docker-agent does, and answers it with the daemon's name conflict", async () => {
+  /** A docker-dialect command runner with no socket: what it would send is collected. */
+  function dockerRunner(opts: { dedupe: boolean }) {
     const sent: OutboundFrame[] = [];
     const runner = new CommandRunner({
       dialect: createDockerDialect(),
       ledger: new CommandLedger(),
-      dedupe: false,
+      dedupe: opts.dedupe,
       workMs: 0,
       ctx,
       signal: new AbortController().signal,
       send: (frame) => (sent.push(frame), true),
       log: () => {},
     });
+    return { sent, runner };
+  }
+
+  it("runs a repeated start again, as the real docker-agent does, and answers it with the daemon's name conflict", async () => {
+    const { sent, runner } = dockerRunner({ dedupe: false });
     const command = { commandId: "c1", action: "start_session", payload: START };
     expect(runner.receive(command)).toBe("new");
     await runner.idle();
@@ -182,17 +188,7 @@ describe("the reference agent's docker dialect", () => {
   });
 
   it("with --dedupe, runs commands without an ack and answers a repeat of a finished command with its final frame", async () => {
-    const sent: OutboundFrame[] = [];
-    const runner = new CommandRunner({
-      dialect: createDockerDialect(),
-      ledger: new CommandLedger(),
-      dedupe: true,
-      workMs: 0,
-      ctx,
-      signal: new AbortController().signal,
-      send: (frame) => (sent.push(frame), true),
-      log: () => {},
-    });
+    const { sent, runner } = dockerRunner({ dedupe: true });
     const command = { commandId: "c1", action: "start_session", payload: START };
     expect(runner.receive(command)).toBe("new");
     await runner.idle();
@@ -242,12 +238,7 @@ describe("docker-dialect agents against the Worker in workerd", () => {
     await stack.worker.sweep();
   }
 
-  async function online(agentId: string): Promise<void> {
-    await eventually(`${agentId} online`, async () => {
-      const { rows } = await stack.sql.query("select status from agents where agent_id = $1", [agentId]);
-      return rows[0]?.status === "online" ? true : undefined;
-    });
-  }
+  const online = (agentId: string) => agentOnline(stack, agentId);
 
   it("receives a command and answers with command_response, never an ack", async () => {
     const apiKey = await stack.makeAgent("docker-e2e", "docker");

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frames, openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
-import { eventually, startStack } from "./helpers/stack";
+import { agentOnline, eventually, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 
 describe("a frame rolled back by a deadlock", () => {
@@ -18,10 +18,7 @@ describe("a frame rolled back by a deadlock", () => {
   beforeAll(async () => {
     stack = await startStack();
     raw = await openRawAgent(stack.wsUrl, agentId, await stack.makeAgent(agentId));
-    await eventually(`${agentId} online`, async () => {
-      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
-      return rows[0]?.status === "online" ? true : undefined;
-    });
+    await agentOnline(stack, agentId);
   }, 120_000);
   afterAll(async () => {
     await raw?.close();

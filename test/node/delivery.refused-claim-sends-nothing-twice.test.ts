@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandIds, openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
-import { eventually, startStack } from "./helpers/stack";
+import { agentOnline, eventually, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 import { captureWorkerLogs } from "./helpers/worker-logs";
 import type { WorkerLogCapture } from "./helpers/worker-logs";
@@ -25,10 +25,7 @@ describe("a claim Postgres refused", () => {
     logs = captureWorkerLogs();
     const key = await stack.makeAgent(agentId);
     raw = await openRawAgent(stack.wsUrl, agentId, key);
-    await eventually(`${agentId} online`, async () => {
-      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
-      return rows[0]?.status === "online" ? true : undefined;
-    });
+    await agentOnline(stack, agentId);
     admin = await stack.token("root", true);
   }, 120_000);
   afterAll(async () => {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRawAgent } from "./helpers/raw-agent";
 import type { RawAgent } from "./helpers/raw-agent";
-import { eventually, startStack } from "./helpers/stack";
+import { agentOnline, startStack } from "./helpers/stack";
 import type { Stack } from "./helpers/stack";
 
 const isCreate = (query: string) => query.includes("create_session_with_command");
@@ -22,10 +22,7 @@ describe("a session create whose answer is lost", () => {
     stack = await startStack({ vars: { DB_CONNECT_TIMEOUT_SECONDS: "3", DB_STATEMENT_TIMEOUT_SECONDS: "3" } });
     await stack.sql.query(`insert into templates (name, manifest) values ('firefox-browser', '{"spec":{"baseImage":"firefox"}}')`);
     raw = await openRawAgent(stack.wsUrl, agentId, await stack.makeAgent(agentId));
-    await eventually(`${agentId} online`, async () => {
-      const { rows } = await stack.sql.query(`select status from agents where agent_id = $1`, [agentId]);
-      return rows[0]?.status === "online" ? true : undefined;
-    });
+    await agentOnline(stack, agentId);
   }, 120_000);
   afterAll(async () => {
     stack?.withholdAnswers(null);

@@ -24,6 +24,7 @@ import type { AgentCredentials } from "./agents";
 import { BENCH_APPLICATION_NAME, PgStats } from "./pg-stats";
 import { watchForNewWorkerd } from "./proc";
 import { StatementTimes } from "./statement-times";
+import { isRunning } from "../pid";
 
 export type PoolerMode = "pgbouncer" | "direct";
 
@@ -87,15 +88,6 @@ export async function dropStaleScratchDatabases(serverUrl: string): Promise<stri
     return stale;
   } finally {
     await client.end();
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -162,6 +162,18 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+/** Waits until Postgres has `agentId` online (its socket's connect work is done). */
+export async function agentOnline(stack: Stack, agentId: string, timeoutMs = 10_000): Promise<void> {
+  await eventually(
+    `${agentId} online`,
+    async () => {
+      const { rows } = await stack.sql.query("select status from agents where agent_id = $1", [agentId]);
+      return rows[0]?.status === "online" ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** What listens on the proxy's port during a "refusing" or "silent" outage (see `dbDown`). */
 type StandIn = { mode: DbOutage; close(): Promise<void> };
 
