@@ -4,11 +4,12 @@ import { CommandLedger } from "../../src/local/agent/command-ledger";
 import { handleK8sCommand, parseK8sServerMessage } from "../../src/local/agent/k8s-dialect";
 
 const ctx = { now: () => new Date("2026-01-01T00:00:00Z"), random: () => 0.5 };
+const MANIFEST = { metadata: { name: "t" }, spec: { baseImage: "lscr.io/linuxserver/firefox:latest" } };
 
 describe("the reference agent's k8s dialect", () => {
   it("answers start_session with status running, then complete with the pod", () => {
     const out = handleK8sCommand(
-      { commandId: "c1", action: "start_session", payload: { sessionId: "s1", user: "u", template: "t" } },
+      { commandId: "c1", action: "start_session", payload: { sessionId: "s1", user: "u", template: "t", templateManifest: MANIFEST } },
       ctx,
     );
     expect(out.frames.map((f) => f.type)).toEqual(["status", "complete"]);
@@ -26,6 +27,16 @@ describe("the reference agent's k8s dialect", () => {
       type: "failed",
       payload: { commandId: "c3", error: "unknown action: PING" },
     });
+  });
+
+  it("fails start_session whose templateManifest has no lower-case spec.baseImage, as k8s-agent (no Template CRD here)", () => {
+    const payload = { sessionId: "s1", user: "u", template: "t" };
+    for (const templateManifest of [undefined, "a string", {}, { Spec: { BaseImage: "x" } }, { spec: { baseImage: "" } }]) {
+      expect(handleK8sCommand({ commandId: "c4", action: "start_session", payload: { ...payload, templateManifest } }, ctx).final).toMatchObject({
+        type: "failed",
+        payload: { error: expect.stringContaining("no spec.baseImage") },
+      });
+    }
   });
 
   it("classifies server messages: commands, other types, and garbage", () => {

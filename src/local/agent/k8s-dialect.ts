@@ -156,6 +156,14 @@ const HANDLERS = new Map<string, Handler>([
       if (!nonEmpty(sessionId) || !nonEmpty(user) || !nonEmpty(template)) {
         return fail(cmd, "missing or invalid sessionId/user/template", ctx);
       }
+      // k8s-agent builds the pod from templateManifest.spec.baseImage (lower-case keys; spec §1.9);
+      // without it the real agent reads a Template CRD, which this simulated cluster has none of.
+      const manifest = cmd.payload["templateManifest"];
+      const spec = typeof manifest === "object" && manifest !== null ? (manifest as JsonObject)["spec"] : undefined;
+      const baseImage = typeof spec === "object" && spec !== null ? (spec as JsonObject)["baseImage"] : undefined;
+      if (!nonEmpty(baseImage)) {
+        return fail(cmd, `failed to get template ${template}: templateManifest has no spec.baseImage, and no Template CRD exists`, ctx);
+      }
       const podName = k8sPodName(sessionId, ctx.random);
       const result = {
         sessionId,
