@@ -167,6 +167,8 @@ export function adminAgentRoutes() {
     if (!(await agentReject(c.var.db, agent_id, c.var.user.userId))) {
       throw new AppError("not_found", "Agent not found or not in pending status", `Agent ${agent_id} is not pending approval`);
     }
+    // A pending agent with a key an admin issued may be connected: a rejection ends that too.
+    afterResponse(c, getAgentStub(c.env, agent_id).disconnect("agent rejected", Date.now()), "disconnect after reject failed");
     return c.json({ message: "Agent rejected", agentId: agent_id }, 200);
   });
 

@@ -71,16 +71,16 @@ const MESSAGES = {
 };
 
 /**
- * An agent awaiting approval, or rejected, may register with the bootstrap key (to learn its
- * status) but not connect or heartbeat with it: otherwise anyone holding the bootstrap key could
- * bring a new agent online and be sent users' sessions before an admin looked at it. (The
- * original checked neither; real agents wait for approval before they connect.) A key of the
- * agent's own was issued by an admin, which is a decision already.
+ * An agent awaiting approval, or rejected, may register (to learn its status) but not connect
+ * or heartbeat: otherwise anyone holding the bootstrap key could bring a new agent online and be
+ * sent users' sessions before an admin looked at it. (The original checked neither; real agents
+ * wait for approval before they connect.) A pending agent's own key was issued by an admin,
+ * which is a decision already; a rejection is a later one, and stops any key.
  */
 function requireApproved(principal: AgentPrincipal): void {
-  if (!principal.bootstrap) return;
-  if (principal.approvalStatus === "pending" || principal.approvalStatus === "rejected") {
-    throw new AppError("forbidden", "Agent not approved", MESSAGES[principal.approvalStatus], {
+  const stopped = principal.approvalStatus === "rejected" || (principal.approvalStatus === "pending" && principal.bootstrap);
+  if (stopped) {
+    throw new AppError("forbidden", "Agent not approved", MESSAGES[principal.approvalStatus as "pending" | "rejected"], {
       agentId: principal.agentId,
       approvalStatus: principal.approvalStatus,
     });

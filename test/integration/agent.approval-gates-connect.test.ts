@@ -2,12 +2,14 @@
  * Approval is a gate: an agent registered with the bootstrap key cannot connect or send HTTP
  * heartbeats with it (403 "Agent not approved") while it awaits approval or after it was
  * rejected, so it is never online and never sent a session. Once approved, the same bootstrap key
- * connects it; a key an admin issued to the agent itself is not stopped.
+ * connects it; a key an admin issued to a pending agent is not stopped, but a rejection stops
+ * any key and closes the agent's socket.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getAgentRow, uniqueId } from "../helpers/db";
 import { call, callJson, randomIp, tokenFor } from "../helpers/http";
+import { connectAgent } from "../helpers/ws";
 
 const key = () => env.AGENT_BOOTSTRAP_KEY;
 const headers = (ip: string) => ({ "X-Agent-API-Key": key(), "CF-Connecting-IP": ip });
@@ -69,5 +71,20 @@ describe("an agent's approval", () => {
     expect(res.status).toBe(101);
     res.webSocket!.accept();
     res.webSocket!.close(1000, "done");
+  });
+
+  it("stops even an agent's own key once the agent is rejected, and closes its socket", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("keyed-rejected");
+    expect((await register(agentId, ip)).status).toBe(202);
+    const admin = await tokenFor("root", { admin: true });
+    const { apiKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/generate-key`, 200, { token: admin });
+    const socket = await connectAgent(agentId, apiKey);
+    await callJson("POST", `/api/v1/admin/agents/${agentId}/reject`, 200, { token: admin });
+    expect(await socket.closed()).toBe(4002);
+    const res = await call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, {
+      headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey, "CF-Connecting-IP": ip },
+    });
+    await expectNotApproved(res, "rejected");
   });
 });
