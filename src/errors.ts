@@ -60,7 +60,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (message.startsWith("Failed query:")) continue;
     // "Cannot use a pool after calling end": a transaction begun on a pool already ended; it never
     // reached Postgres. HTTP 500 is how Neon's SQL-over-HTTP proxy answers when it cannot reach
-    // its compute (a 500 naming a SQLSTATE is judged by that above).
+    // its compute (a 500 naming a SQLSTATE is judged by that above); also when a batch's
+    // connection is lost at COMMIT, whose outcome is then unknown: a kept frame applied again is
+    // harmless, every write it makes being guarded by the state it moves from.
     if (/ECONNREFUSED|WebSocket|Connection terminated|connection (closed|lost)|Network connection lost|timed? ?out|Error connecting to database|HTTP status 50[0234]|Cannot use a pool after calling end/i.test(message)) {
       return true;
     }

@@ -5,7 +5,7 @@
  */
 /// <reference path="./provided-context.d.ts" />
 import type { TestProject } from "vitest/node";
-import { createScratchDatabase, findPostgres } from "../src/local/local-postgres";
+import { MACHINE_POSTGRES_URL, connectError, createScratchDatabase, findPostgres } from "../src/local/local-postgres";
 import { migrateDatabase } from "../src/local/migrate";
 import { findPgBouncer, startPgBouncer } from "../src/local/pgbouncer";
 import { startWsProxy } from "../src/local/ws-proxy";
@@ -14,10 +14,11 @@ export default async function setup(project: TestProject) {
   const server = await findPostgres({ preferMachine: true });
   // .ci/run sets this when pg_isready answers: falling back to PGlite there would skip the tests
   // that need a real server and still pass, hiding why (a password the URL does not carry, say).
-  if (process.env["TEST_REQUIRE_MACHINE_POSTGRES"] === "1" && server.kind === "embedded") {
+  const embeddedAsked = process.env["EMBEDDED_POSTGRES"] === "1";
+  if (process.env["TEST_REQUIRE_MACHINE_POSTGRES"] === "1" && server.kind === "embedded" && !embeddedAsked) {
     await server.close();
     throw new Error(
-      "Postgres answers on 127.0.0.1:5432 but postgres@127.0.0.1 cannot log in without a password: allow it (trust for 127.0.0.1) or set DATABASE_URL",
+      `Postgres answers on 127.0.0.1:5432 but ${MACHINE_POSTGRES_URL} did not let the tests in within 10 s (${await connectError(MACHINE_POSTGRES_URL)}): allow it (trust for 127.0.0.1), or set DATABASE_URL`,
     );
   }
   let databaseUrl = server.url;

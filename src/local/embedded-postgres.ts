@@ -52,37 +52,63 @@ export async function startEmbeddedPostgres(
 /**
  * One process at a time per data directory: PGlite takes no lock of its own, and a second
  * process opening the same files (a second `npm run dev`, `npm run db:migrate` beside it) can
- * leave them unreadable. A lock whose process is gone (killed) is taken over.
+ * leave them unreadable. The lock names its holder by pid and, where /proc tells, the pid's start
+ * time, so a lock left by a killed process is taken over even once its pid is reused.
  */
 export function lockDirectory(dir: string): { release(): void } {
   const file = `${dir.replace(/\/+$/, "")}.lock`;
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const me = holderOf(process.pid);
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      fs.writeFileSync(file, me, { flag: "wx" });
       const release = () => {
         process.off("exit", release);
-        if (readHolder(file) === process.pid) fs.rmSync(file, { force: true });
+        if (readLock(file) === me) fs.rmSync(file, { force: true });
       };
       process.on("exit", release);
       return { release };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const holder = readHolder(file);
-    if (holder !== undefined && holder !== process.pid && isRunning(holder)) {
-      throw new Error(`the embedded database in ${dir} is in use by process ${holder} (another \`npm run dev\`?): stop it first`);
+    const held = readLock(file);
+    const pid = Number(held?.split(" ")[0]);
+    if (held !== undefined && Number.isInteger(pid) && pid > 0 && (pid === process.pid || holderOf(pid) === held)) {
+      throw new Error(`the embedded database in ${dir} is in use by process ${pid} (another \`npm run dev\`?): stop it first`);
     }
-    fs.rmSync(file, { force: true });
+    // Stale: moved aside, not deleted, so of two processes taking it over only one succeeds.
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      fs.renameSync(file, aside);
+      fs.rmSync(aside, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
   throw new Error(`could not lock ${dir}`);
 }
 
-function readHolder(file: string): number | undefined {
+function readLock(file: string): string | undefined {
   try {
-    const pid = Number(fs.readFileSync(file, "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return fs.readFileSync(file, "utf8").trim();
   } catch {
     return undefined;
   }
 }
 
+/**
+ * "<pid> <start time>" for a live process ("<pid>" where /proc cannot tell), or "" for one that
+ * is gone (or a zombie).
+ */
+function holderOf(pid: number): string {
+  if (!isRunning(pid)) return "";
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name (in parentheses, which may hold spaces): state is the
+    // first of them, the start time the twentieth.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return "";
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return String(pid);
+  }
+}

@@ -10,7 +10,7 @@ export const MACHINE_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres
 export type LocalPostgres = { url: string; kind: "configured" | "machine" | "embedded"; close(): Promise<void> };
 
 /** True if a Postgres answers at `url` within `timeoutMs`. */
-export async function isReachable(url: string, timeoutMs = 2000): Promise<boolean> {
+export async function isReachable(url: string, timeoutMs = 5000): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
   try {
     await client.connect();
@@ -18,6 +18,19 @@ export async function isReachable(url: string, timeoutMs = 2000): Promise<boolea
     return true;
   } catch {
     return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Why a connection to `url` fails (within `timeoutMs`), or "connected" if it does not. */
+export async function connectError(url: string, timeoutMs = 10_000): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    return "connected";
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   } finally {
     await client.end().catch(() => {});
   }

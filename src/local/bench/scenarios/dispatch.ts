@@ -117,17 +117,18 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
   const targeted = new Set<string>();
   const result: DispatchResult = { pooler: opts.pooler, levels: [] };
 
-  const createOnce = async (): Promise<number> => {
+  const createOnce = async (): Promise<{ ms: number; sessionId: string }> => {
     const started = now();
     const res = await stack.api("POST", "/api/v1/sessions", { token: userToken, body: { user, template: BENCH_TEMPLATE } });
     if (res.status !== 202) throw new Error(`create answered ${res.status}: ${JSON.stringify(res.body)}`);
     const sessionId = String(res.body.name);
     const at = await bySession.wait(sessionId, FRAME_TIMEOUT_MS);
     targeted.add(String(res.body.agentId));
-    // Bookkeeping outside the timed window: keep every agent at load 0 (see the header).
-    await stack.sql.query(`update sessions set state = 'terminated' where id = $1`, [sessionId]);
-    return at - started;
+    return { ms: at - started, sessionId };
   };
+  // Bookkeeping outside the timed window: keep every agent at load 0 (see the header). The
+  // bench's own statement: if it fails, the run is broken, not the dispatch.
+  const release = (sessionId: string) => stack.sql.query(`update sessions set state = 'terminated' where id = $1`, [sessionId]);
 
   try {
     fleet.startHeartbeats(AGENT_HEARTBEAT_MS);
@@ -153,19 +154,21 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
       };
       for (let i = -WARMUP; i < opts.samples; i++) {
         // The probes go before the create on odd samples and after it on even ones: right after a
-        // create they share the machine with its trailing work, right before it they do not.
+        // create they share the machine with its trailing work, right before it they do not. A
+        // probe that fails is the baseline's problem: its sample is lost, the create's is not.
         const probe = i >= 0 ? opts.floorProbe : undefined;
+        if (probe && i % 2 === 1) await probeOnce(probe).catch(() => {});
+        let created: string | undefined;
         try {
-          if (probe && i % 2 === 1) await probeOnce(probe);
           const cpuBefore = processCpuMs(stack.workerPid);
-          const ms = await createOnce();
+          const { ms, sessionId } = await createOnce();
+          created = sessionId;
           if (i >= 0) {
             samples.push(ms);
             sampledAt.push(now() - samplingStart);
             cpu.create.add(cpuBefore, processCpuMs(stack.workerPid));
           }
           inARow = 0;
-          if (probe && i % 2 === 0) await probeOnce(probe);
         } catch (err) {
           failures++;
           // A lost frame counts as the longest wait, not as no sample: dropped, it would flatter
@@ -176,6 +179,8 @@ export async function runDispatch(ctx: BenchContext, opts: DispatchOptions): Pro
           }
           if (++inARow >= 3 || failures > Math.max(5, opts.samples / 10)) throw err;
         }
+        if (created) await release(created);
+        if (probe && i % 2 === 0) await probeOnce(probe).catch(() => {});
         progress.update(`${level} agents: ${Math.max(0, i + 1)}/${opts.samples} creates`);
       }
       const statementMs = stack.statementTimes.take();
