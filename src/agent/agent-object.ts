@@ -375,7 +375,8 @@ export class AgentObject extends DurableObject<Env> {
       } catch (err) {
         if (isDatabaseUnavailable(err) || isTransientConflict(err)) {
           const retry = await this.#scheduleRetry();
-          this.#log(row.agentId).warn("database unavailable: kept frames wait for the next retry", { err, kept: this.#outbox.size(), ...retry });
+          const why = isTransientConflict(err) ? "rolled back by concurrent work" : "database unavailable";
+          this.#log(row.agentId).warn(`${why}: kept frames wait for the next retry`, { err, kept: this.#outbox.size(), ...retry });
           return false;
         }
         // Not an outage but a frame the database refuses: keeping it would block the rest.

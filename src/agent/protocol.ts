@@ -79,10 +79,6 @@ const AgentFrame = z.discriminatedUnion("type", [Heartbeat, Ack, Complete, Faile
 export type AgentFrame = z.infer<typeof AgentFrame>;
 
 /**
- * Parses one WebSocket message. Returns null for anything that is not a frame we act on: bad
- * JSON, unknown types, undecodable payloads. Callers ignore null without a reply (spec §1.12).
- */
-/**
  * A frame's size in bytes, as the original's read limit counts it (a text frame arrives here
  * decoded: its UTF-8 length, computed only when the UTF-16 length leaves it in doubt).
  */
@@ -92,6 +88,10 @@ export function frameBytes(message: string | ArrayBuffer): number {
   return new TextEncoder().encode(message).byteLength;
 }
 
+/**
+ * Parses one WebSocket message. Returns null for anything that is not a frame we act on: bad
+ * JSON, unknown types, undecodable payloads. Callers ignore null without a reply (spec §1.12).
+ */
 export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | null {
   const text = typeof message === "string" ? message : new TextDecoder().decode(message);
   // Postgres cannot store NUL in text or jsonb: such a frame could never be applied.

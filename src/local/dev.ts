@@ -78,8 +78,9 @@ sweepTimer = setInterval(() => {
 }, SWEEP_EVERY_MS);
 
 // wrangler gives the shell's environment precedence over .dev.vars: sign and print what it uses.
-const adminToken = await mintToken("admin", true, 24, jwtSecret());
-const userToken = await mintToken("alice", false, 24, jwtSecret());
+const secret = jwtSecret();
+const adminToken = await mintToken("admin", true, 24, secret);
+const userToken = await mintToken("alice", false, 24, secret);
 const bootstrapKey = process.env["AGENT_BOOTSTRAP_KEY"] || vars["AGENT_BOOTSTRAP_KEY"];
 const demoAgent = demo
   ? `npm run agent -- --id ${DEMO_AGENT_ID} --url ws://127.0.0.1:${PORT} --key ${demo.agentKey}`
