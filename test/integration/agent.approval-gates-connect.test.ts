@@ -11,14 +11,14 @@ import { getAgentRow, uniqueId } from "../helpers/db";
 import { call, callJson, randomIp, tokenFor } from "../helpers/http";
 import { connectAgent } from "../helpers/ws";
 
-const key = () => env.AGENT_BOOTSTRAP_KEY;
-const headers = (ip: string) => ({ "X-Agent-API-Key": key(), "CF-Connecting-IP": ip });
+/** The bootstrap key's headers, or another key's. */
+const headers = (ip: string, key = env.AGENT_BOOTSTRAP_KEY) => ({ "X-Agent-API-Key": key, "CF-Connecting-IP": ip });
 
 function register(agentId: string, ip: string) {
   return call("POST", "/api/v1/agents/register", { body: { agentId, platform: "kubernetes" }, headers: headers(ip) });
 }
-function upgrade(agentId: string, ip: string) {
-  return call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, { headers: { Upgrade: "websocket", ...headers(ip) } });
+function upgrade(agentId: string, ip: string, key?: string) {
+  return call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, { headers: { Upgrade: "websocket", ...headers(ip, key) } });
 }
 function heartbeat(agentId: string, ip: string) {
   return call("POST", `/api/v1/agents/${agentId}/heartbeat`, { body: { status: "online", activeSessions: 0 }, headers: headers(ip) });
@@ -65,9 +65,7 @@ describe("an agent's approval", () => {
     const { apiKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/generate-key`, 200, {
       token: await tokenFor("root", { admin: true }),
     });
-    const res = await call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, {
-      headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey, "CF-Connecting-IP": ip },
-    });
+    const res = await upgrade(agentId, ip, apiKey);
     expect(res.status).toBe(101);
     res.webSocket!.accept();
     res.webSocket!.close(1000, "done");
@@ -82,9 +80,7 @@ describe("an agent's approval", () => {
     const socket = await connectAgent(agentId, apiKey);
     await callJson("POST", `/api/v1/admin/agents/${agentId}/reject`, 200, { token: admin });
     expect(await socket.closed()).toBe(4002);
-    const res = await call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, {
-      headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey, "CF-Connecting-IP": ip },
-    });
+    const res = await upgrade(agentId, ip, apiKey);
     await expectNotApproved(res, "rejected");
   });
 });
