@@ -22,9 +22,16 @@ const routes = {
         agent_id: z.string().optional(),
         status: z.enum(COMMAND_STATUSES).optional(),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
+        after: z.string().min(1).max(255).optional(),
       }),
     },
-    responses: { 200: { description: "Commands, newest first", ...jsonContent(z.object({ commands: z.array(CommandSchema), total: z.number() })) }, ...errorResponses(400, 401, 403) },
+    responses: {
+      200: {
+        description: "Commands, newest first; `next` is the `after` of the next page, when there may be one",
+        ...jsonContent(z.object({ commands: z.array(CommandSchema), total: z.number(), next: z.string().optional() })),
+      },
+      ...errorResponses(400, 401, 403),
+    },
   }),
   getCommand: createRoute({
     method: "get",
@@ -54,8 +61,11 @@ export function adminCommandRoutes() {
 
   app.openapi(routes.listCommands, async (c) => {
     const q = c.req.valid("query");
-    const rows = await commandList(c.var.db, { agentId: q.agent_id, status: q.status, limit: q.limit });
-    return c.json({ commands: rows.map(toCommandJson), total: rows.length }, 200);
+    const rows = await commandList(c.var.db, { agentId: q.agent_id, status: q.status, after: q.after, limit: q.limit });
+    if (!rows) throw new AppError("bad_request", "Invalid cursor", `after names no command: ${q.after}`);
+    // A full page may have a next one; `total` counts this page.
+    const next = rows.length === q.limit ? rows[rows.length - 1]!.commandId : undefined;
+    return c.json({ commands: rows.map(toCommandJson), total: rows.length, ...(next ? { next } : {}) }, 200);
   });
 
   app.openapi(routes.getCommand, async (c) => {

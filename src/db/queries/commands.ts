@@ -78,21 +78,33 @@ export async function commandGetById(db: Queryable, commandId: string): Promise<
   return row;
 }
 
+/**
+ * Newest first (a row without `created_at`, which only an import leaves, last), at most `limit`;
+ * paged by the last command id of the page before. Undefined when `after` names no command.
+ */
 export async function commandList(
   db: Queryable,
-  filter: { agentId?: string | undefined; status?: string | undefined; limit: number },
-): Promise<CommandRow[]> {
-  return db
+  filter: { agentId?: string | undefined; status?: string | undefined; after?: string | undefined; limit: number },
+): Promise<CommandRow[] | undefined> {
+  // Insertion order breaks ties: `seq` is unique, so pages neither repeat nor skip a command.
+  const key = sql`(coalesce(${agentCommands.createdAt}, '-infinity'), ${agentCommands.seq})`;
+  const after = filter.after
+    ? sql`${key} < (select coalesce(created_at, '-infinity'), seq from ${agentCommands} where command_id = ${filter.after})`
+    : undefined;
+  const rows = await db
     .select()
     .from(agentCommands)
     .where(
       and(
         filter.agentId ? eq(agentCommands.agentId, filter.agentId) : undefined,
         filter.status ? eq(agentCommands.status, filter.status) : undefined,
+        after,
       ),
     )
-    .orderBy(desc(agentCommands.createdAt), desc(agentCommands.seq))
+    .orderBy(sql`coalesce(${agentCommands.createdAt}, '-infinity') desc`, desc(agentCommands.seq))
     .limit(filter.limit);
+  if (rows.length === 0 && filter.after && !(await commandGetById(db, filter.after))) return undefined;
+  return rows;
 }
 
 /**
