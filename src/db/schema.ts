@@ -124,6 +124,11 @@ export const agentCommands = pgTable(
     // The retention delete's (commandDeleteFinished): without it every sweep read the whole table
     // to find nothing old enough (migration 0009).
     index("idx_agent_commands_finished").on(t.updatedAt).where(commandStatusIs.finished(t.status)),
+    // The claim's check for an older command in a re-delivery backoff (claimable in commands.ts):
+    // rows in a backoff are few, so each candidate's check is one probe of a near-empty index.
+    index("idx_agent_commands_backoff")
+      .on(t.agentId, t.createdAt, t.seq)
+      .where(sql`${t.status} = 'pending' and ${t.nextAttemptAt} is not null`),
   ],
 );
 

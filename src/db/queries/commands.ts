@@ -121,11 +121,22 @@ function sentLeaseSeconds(agentId: SQLWrapper | string, ackLeaseSeconds: LeaseVa
 /** A lease length, or the placeholder of a compiled statement that stands for one. */
 type LeaseValue = number | Placeholder;
 
-/** A pending command the agent may be sent now: its backoff is over and its deadline is not. */
+/**
+ * A pending command the agent may be sent now: its backoff is over, its deadline is not, and no
+ * older command of its agent is still waiting out a re-delivery backoff. An agent gets its
+ * commands in order, re-deliveries included: a stop created while the start before it waits to
+ * be sent again must not overtake it (the agent would stop nothing, then start a pod for a
+ * terminated session). One past its deadline holds nothing: the sweep expires it.
+ * idx_agent_commands_backoff (migration 0011) holds just the rows in a backoff.
+ */
 const claimable = and(
   eq(agentCommands.status, "pending"),
   or(isNull(agentCommands.nextAttemptAt), lte(agentCommands.nextAttemptAt, sql`now()`)),
   or(isNull(agentCommands.expiresAt), sql`${agentCommands.expiresAt} > now()`),
+  sql`not exists (select 1 from ${agentCommands} waiting where waiting.agent_id = ${agentCommands.agentId}
+    and waiting.status = 'pending' and waiting.next_attempt_at is not null and waiting.next_attempt_at > now()
+    and (waiting.expires_at is null or waiting.expires_at > now())
+    and (waiting.created_at, waiting.seq) < (${agentCommands.createdAt}, ${agentCommands.seq}))`,
 );
 
 /** What a delivery needs of a claimed command. */
