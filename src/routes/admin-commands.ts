@@ -2,7 +2,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { requestDelivery } from "../agent/stub";
 import type { Db } from "../db/client";
-import { commandCancel, commandGetById, commandList, commandRetry } from "../db/queries/commands";
+import { commandCancel, commandGetById, commandList, commandReletAfter, commandRetry } from "../db/queries/commands";
 import { transaction } from "../db/transaction";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure, sessionBeforeRetry } from "../sessions/command-outcome";
@@ -81,7 +81,10 @@ export function adminCommandRoutes() {
     // would come back to move a session left behind.
     const row = await transaction(c.var.db, async (tx) => {
       const cancelled = await commandCancel(tx, commandId);
-      if (cancelled) await sessionAfterFailure(tx, cancelled);
+      if (cancelled) {
+        await sessionAfterFailure(tx, cancelled);
+        await commandReletAfter(tx, cancelled, deliveryPolicy(c.var.config));
+      }
       return cancelled;
     });
     if (!row) throw await notFinishable(c.var.db, commandId, "cancelled", "it has already finished");

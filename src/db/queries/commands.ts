@@ -346,6 +346,33 @@ export async function commandCancel(db: Queryable, commandId: string): Promise<C
   return row;
 }
 
+/**
+ * After `cancelled` left its agent's queue: the agent's oldest unfinished command, if it is `sent`
+ * and was behind the cancelled one, has just reached the head, and its lease starts now, as
+ * finish_agent_command's relet does for a command the agent finished (migration 0005). Sent in
+ * the same batch, its lease would otherwise have run since the batch went out, and the sweep
+ * would send it again while the agent still works on the command ahead of it.
+ */
+export async function commandReletAfter(db: Queryable, cancelled: CommandRow, lease: LeaseSettings): Promise<void> {
+  if (!cancelled.agentId) return;
+  const head = db
+    .select({ id: agentCommands.id })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.agentId, cancelled.agentId), commandStatusIs.inFlight(agentCommands.status)))
+    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .limit(1);
+  await db
+    .update(agentCommands)
+    .set({ leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(cancelled.agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})` })
+    .where(
+      and(
+        eq(agentCommands.id, head),
+        eq(agentCommands.status, "sent"),
+        sql`(${agentCommands.createdAt}, ${agentCommands.seq}) > (select created_at, seq from ${agentCommands} where id = ${cancelled.id})`,
+      ),
+    );
+}
+
 /** Operator retry of a failed or expired command: pending again, attempts from zero, new deadline. */
 export async function commandRetry(
   db: Queryable,

@@ -1,0 +1,41 @@
+/**
+ * Cancelling the command an agent is working on moves the next one it was sent to the head of its
+ * queue, and that one's lease starts then, as when the agent finishes a command. Sent in the same
+ * batch, its lease had been running all along: the sweep would have sent it again while the
+ * agent was still busy with the cancelled one, spending its attempts.
+ */
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { runSweepNow } from "../helpers/cron";
+import { getCommand, makeAgent, query } from "../helpers/db";
+import { callJson, tokenFor } from "../helpers/http";
+
+describe("cancelling the command at the head of an agent's queue", () => {
+  it("restarts the lease of the sent command behind it, so the sweep does not send that one again", async () => {
+    const { agentId } = await makeAgent();
+    const admin = await tokenFor("root", { admin: true });
+    // Claimed together two minutes ago; the agent acknowledged the first and is running it.
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, lease_expires_at, created_at) values
+      ('head-running', ${agentId}, 'stop_session', 'ack', 1, now() - interval '2 minutes', now() + interval '10 minutes', now() - interval '2 minutes'),
+      ('next-sent', ${agentId}, 'stop_session', 'sent', 1, now() - interval '2 minutes', now() - interval '1 minute', now() - interval '2 minutes')`);
+    await callJson("POST", "/api/v1/admin/commands/head-running/cancel", 200, { token: admin });
+
+    expect((await runSweepNow()).redelivering).toBe(0);
+    const next = await getCommand("next-sent");
+    expect(next).toMatchObject({ status: "sent", attempts: 1 });
+    const [lease] = await query<{ left: number }>(sql`select extract(epoch from lease_expires_at - now())::int as left from agent_commands where command_id = 'next-sent'`);
+    expect(lease?.left).toBeGreaterThan(50); // ACK_LEASE_SECONDS = 60, from the cancel
+  });
+
+  it("leaves the head's lease alone when the cancelled command was behind it", async () => {
+    const { agentId } = await makeAgent();
+    const admin = await tokenFor("root", { admin: true });
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, lease_expires_at, created_at) values
+      ('old-head', ${agentId}, 'stop_session', 'sent', 1, now() - interval '2 minutes', now() - interval '1 minute', now() - interval '2 minutes'),
+      ('behind-it', ${agentId}, 'stop_session', 'pending', 0, null, null, now())`);
+    await callJson("POST", "/api/v1/admin/commands/behind-it/cancel", 200, { token: admin });
+    // The head's lease had run out: the sweep judges it as before.
+    expect((await runSweepNow()).redelivering).toBe(1);
+    expect((await getCommand("old-head"))?.status).toBe("pending");
+  });
+});
