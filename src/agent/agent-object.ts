@@ -86,9 +86,9 @@ export class AgentObject extends DurableObject<Env> {
       log: (agentId) => this.#log(agentId),
       claim: (db, agentId, limit) => this.#claim(db, agentId, limit),
       onEmpty: () => this.#retryAttempt.set(undefined),
-      onFailure: async (err, agentId, claimInDoubt) => {
-        this.#log(agentId).error("AgentObject drain failed; will retry", { err, claimInDoubt });
-        if (claimInDoubt) this.#redoConnectWork();
+      onFailure: async (err, agentId, strandedSent) => {
+        this.#log(agentId).error("AgentObject drain failed; will retry", { err, strandedSent });
+        if (strandedSent) this.#redoConnectWork();
         await this.#scheduleRetry();
       },
     });
@@ -466,8 +466,9 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   /**
-   * A drain's claim failed perhaps after it committed: what it took is `sent` but never went out,
-   * and is no longer pending, so a newer command would be pushed ahead of it. The socket's next
+   * A drain's claim failed perhaps after it committed, or putting back what it claimed for a
+   * socket that went away failed: what it took is `sent` but never went out, and is no longer
+   * pending, so a newer command would be pushed ahead of it. The socket's next
    * claim re-queues its unacknowledged commands first, as a new socket's does, and pushes wait
    * for it. Those the agent did get may come twice: at least once, in order. (A claim Postgres
    * refused rolled back: nothing to re-queue, and nothing is sent twice.)

@@ -38,10 +38,12 @@ export type DeliveryHost = {
   /** A pass found nothing more to send. */
   onEmpty(): void;
   /**
-   * A pass failed; what it did not send is still pending in Postgres, unless `claimInDoubt`: its
-   * claim failed in a way that leaves unknown whether it committed (the answer was lost).
+   * A pass failed; what it did not send is still pending in Postgres, unless `strandedSent`:
+   * commands may be `sent` that never went out, because its claim failed in a way that leaves
+   * unknown whether it committed (the answer was lost), or because putting back what it could not
+   * send failed.
    */
-  onFailure(err: unknown, agentId: string, claimInDoubt: boolean): Promise<void>;
+  onFailure(err: unknown, agentId: string, strandedSent: boolean): Promise<void>;
 };
 
 /** Commands claimed per database round trip while draining the queue. */
@@ -179,6 +181,15 @@ export class CommandDelivery {
     const db = this.host.db();
     let sent = 0;
     let claimFailed = false;
+    let releaseFailed = false;
+    const release = async (ids: string[]): Promise<void> => {
+      try {
+        await commandRelease(db, ids);
+      } catch (err) {
+        releaseFailed = true;
+        throw err;
+      }
+    };
     try {
       for (;;) {
         const ws = this.host.socket();
@@ -198,7 +209,7 @@ export class CommandDelivery {
           // The socket was replaced (or closed) while the claim was in flight. The batch goes back
           // to pending: the next socket's connect work re-queues what this one left unacknowledged
           // and claims it all again, so these go out once, behind those older ones.
-          await commandRelease(db, batch.map((c) => c.commandId));
+          await release(batch.map((c) => c.commandId));
           return sent;
         }
         for (const [i, cmd] of batch.entries()) {
@@ -210,7 +221,7 @@ export class CommandDelivery {
             sent++;
           } catch {
             // The socket went away mid-batch: the rest go back to pending for the next connect.
-            await commandRelease(db, batch.slice(i).map((c) => c.commandId));
+            await release(batch.slice(i).map((c) => c.commandId));
             return sent;
           }
         }
@@ -221,8 +232,8 @@ export class CommandDelivery {
       }
     } catch (err) {
       // Nothing is lost: unsent commands are still pending in Postgres, or `sent` by a claim
-      // whose answer was lost, which the host re-queues.
-      await this.host.onFailure(err, agentId, claimFailed && !isRefusedByPostgres(err));
+      // whose answer was lost or left `sent` by a release that failed, which the host re-queues.
+      await this.host.onFailure(err, agentId, releaseFailed || (claimFailed && !isRefusedByPostgres(err)));
       return sent;
     }
   }

@@ -70,7 +70,7 @@ describe("a claim Postgres refused", () => {
       async () => logs.find((l) => l["agentId"] === agentId && l.msg === "AgentObject drain failed; will retry"),
       15_000,
     );
-    expect(failure["claimInDoubt"]).toBe(false);
+    expect(failure["strandedSent"]).toBe(false);
     await stack.sql.query(`drop trigger refuse_claim on agent_commands`);
 
     // The next drain sends the refused command, then a newer one; the first never again.
