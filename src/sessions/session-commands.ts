@@ -3,8 +3,8 @@
  * command in one transaction (spec §5.2; checklist 44–46).
  */
 import type { Db } from "../db/client";
-import { commandInsert } from "../db/queries/commands";
-import { sessionGetById, sessionTransition } from "../db/queries/sessions";
+import { commandCountForSession, commandInsert } from "../db/queries/commands";
+import { sessionGetById, sessionLock, sessionTransition } from "../db/queries/sessions";
 import type { CommandRow, SessionRow } from "../db/schema";
 import { transaction } from "../db/transaction";
 import { AppError } from "../errors";
@@ -63,11 +63,21 @@ export async function requestSessionAction(
     throw new AppError("conflict", "Session not ready", "Session has no agent assigned - cannot proceed.");
   }
   const rule = RULES[action];
-  if (!rule.from.includes(session.state ?? "")) throw rule.wrongState(session);
+  const stopAgain = action === "stop_session" && session.state === "terminating";
+  if (!rule.from.includes(session.state ?? "") && !stopAgain) throw rule.wrongState(session);
 
   return transaction(db, async (tx) => {
-    // The guard in the UPDATE catches a concurrent request that changed the state meanwhile.
-    if (!(await sessionTransition(tx, session.id, rule.from, rule.to))) {
+    if (stopAgain) {
+      // A session whose every stop failed or was cancelled stays `terminating` with nothing left
+      // to move it (the sweep retries a stop once, and gives up only on an agent that is gone):
+      // a DELETE sends another. While a stop is still open, it answers 409 as before. The row
+      // lock serialises this with a concurrent DELETE and the sweep's retry.
+      const locked = await sessionLock(tx, session.id, "terminating", { wait: true });
+      if (!locked || (await commandCountForSession(tx, session.id, "stop_session", { openOnly: true })) > 0) {
+        throw rule.wrongState((await sessionGetById(tx, session.id)) ?? session);
+      }
+    } else if (!(await sessionTransition(tx, session.id, rule.from, rule.to))) {
+      // The guard in the UPDATE catches a concurrent request that changed the state meanwhile.
       const current = (await sessionGetById(tx, session.id)) ?? session;
       throw rule.wrongState(current);
     }

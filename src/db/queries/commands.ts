@@ -510,11 +510,20 @@ export async function commandDeleteFinished(db: Queryable, days: number, limit: 
   return rows.length;
 }
 
-/** Whether the session already had a `stop_session` retried (more than one was ever created). */
-export async function commandCountForSession(db: Queryable, sessionId: string, action: string): Promise<number> {
+/**
+ * How many `action` commands the session has had (e.g. whether a stop was retried already), or,
+ * with `openOnly`, has unfinished now.
+ */
+export async function commandCountForSession(db: Queryable, sessionId: string, action: string, opts: { openOnly?: boolean } = {}): Promise<number> {
   const [row] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(agentCommands)
-    .where(and(eq(agentCommands.sessionId, sessionId), eq(agentCommands.action, action)));
+    .where(
+      and(
+        eq(agentCommands.sessionId, sessionId),
+        eq(agentCommands.action, action),
+        opts.openOnly ? inArray(agentCommands.status, OPEN_STATUSES) : undefined,
+      ),
+    );
   return row?.n ?? 0;
 }

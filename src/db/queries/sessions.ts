@@ -197,8 +197,12 @@ export async function sessionListStuckTerminating(
   return rows.rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
 }
 
-/** Locks the session row for the rest of the transaction; false if it is gone or locked elsewhere. */
-export async function sessionLock(db: Queryable, id: string, state: string): Promise<boolean> {
-  const rows = await db.execute(sql`select 1 from ${sessions} where id = ${id} and state = ${state} for update skip locked`);
+/**
+ * Locks the session row for the rest of the transaction while it is in `state`; false if it is
+ * not, or (unless `wait`) if another transaction holds it.
+ */
+export async function sessionLock(db: Queryable, id: string, state: string, opts: { wait?: boolean } = {}): Promise<boolean> {
+  const lock = opts.wait ? sql`for update` : sql`for update skip locked`;
+  const rows = await db.execute(sql`select 1 from ${sessions} where id = ${id} and state = ${state} ${lock}`);
   return rows.rows.length > 0;
 }
