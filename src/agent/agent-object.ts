@@ -285,7 +285,8 @@ export class AgentObject extends DurableObject<Env> {
    * Otherwise the alarm, set 45 s after some heartbeat, wakes the hibernated object between
    * every two heartbeats only to find a newer one and re-arm: at the real 30 s cadence that is
    * one wake-up per heartbeat, each costing more workerd CPU than the heartbeat itself.
-   * Faster heartbeats move it only once it is within ALARM_SLACK_MS of due, sparing a write each.
+   * Faster heartbeats move it only once it was set more than ALARM_SLACK_MS earlier, sparing a
+   * write each.
    * Just woken, the object does not know its alarm and moves it without reading it first: at the
    * 30 s cadence the heartbeat would move it anyway.
    */
