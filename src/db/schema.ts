@@ -106,7 +106,12 @@ export const agentCommands = pgTable(
     nextAttemptAt: tz("next_attempt_at"),
     /** Deadline: a command still pending at this time is never sent and ends `expired`. */
     expiresAt: tz("expires_at"),
-    createdAt: tz("created_at").default(sql`now()`),
+    /**
+     * When the row was inserted (not when its transaction began, which now() gives): a command
+     * whose transaction waited on a lock behind another's (a DELETE behind a hibernate of the same
+     * session) is ordered after it, as it was inserted (migration 0012).
+     */
+    createdAt: tz("created_at").default(sql`clock_timestamp()`),
     sentAt: tz("sent_at"),
     acknowledgedAt: tz("acknowledged_at"),
     completedAt: tz("completed_at"),
