@@ -48,6 +48,8 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
  * bugs in a query. Walks the `cause` chain: drizzle wraps driver errors in DrizzleQueryError.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  // Neon's proxy reports its own failures to reach the compute with SQLSTATE XX000 on the wire.
+  if (someMessage(err, NEON_PROXY_UNAVAILABLE)) return true;
   const code = sqlState(err);
   if (code) return UNAVAILABLE_SQLSTATE.test(code);
   for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
@@ -81,15 +83,32 @@ export function isRefusedByPostgres(err: unknown): boolean {
 }
 
 /**
- * True when a statement was sent over HTTP and its answer never came: timedFetch gave up (the
- * driver and sql-over-http.ts keep the fetch's error as `sourceError`). It may have committed,
- * so such a write must not be answered as if it left no trace.
+ * True when a write may have taken effect though nothing said so: the database was unavailable
+ * and no answer of Postgres came (our wait for it timed out, the connection was lost mid-request,
+ * a proxy answered 5xx without a SQLSTATE, as Neon's does for a connection lost at COMMIT),
+ * unless the failure came before anything was sent (a refused connection, a pool already ended).
+ * An answer with a SQLSTATE means Postgres rolled the work back. Such a write must not be
+ * answered as if it left no trace: a client told "retry" would do it twice.
  */
 export function isOutcomeUnknown(err: unknown): boolean {
+  if (!isDatabaseUnavailable(err) || sqlState(err) !== undefined) return false;
+  return !someMessage(err, NOTHING_SENT) && !someMessage(err, NEON_PROXY_UNAVAILABLE);
+}
+
+/** Failures that happen before a statement leaves: its outcome is known (nothing happened). */
+const NOTHING_SENT = /ECONNREFUSED|connection refused|Cannot use a pool after calling end/i;
+/**
+ * Neon's proxy could not reach (or wake) the compute, so nothing ran: over HTTP a 500, over the
+ * wire an error with SQLSTATE XX000 (neondatabase/neon, proxy/src/serverless/sql_over_http.rs).
+ */
+const NEON_PROXY_UNAVAILABLE = /Couldn't connect to compute node|Failed to acquire permit|Control plane request failed/i;
+
+/** Whether any message in the error's `sourceError`/`cause` chain matches `pattern`. */
+function someMessage(err: unknown, pattern: RegExp): boolean {
   for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 6; depth++) {
-    const source = (e as { sourceError?: unknown }).sourceError;
-    if (source instanceof DOMException && source.name === "TimeoutError") return true;
-    e = (e as { cause?: unknown }).cause;
+    const { message, sourceError, cause } = e as { message?: unknown; sourceError?: unknown; cause?: unknown };
+    if (typeof message === "string" && pattern.test(message)) return true;
+    e = sourceError ?? cause;
   }
   return false;
 }
@@ -135,6 +154,9 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
   let appError: AppError;
   if (err instanceof AppError) {
     appError = err;
+    // A 5xx answer that wraps a failure (a create whose outcome is unknown, say) is logged with it;
+    // one that reports a state ("No agents available") is not an error of ours.
+    if (appError.status >= 500 && appError.cause !== undefined) c.get("log")?.error(appError.title, { err: appError.cause, ...appError.extra });
   } else if (err instanceof HTTPException) {
     appError = new AppError(
       err.status >= 500 ? "internal" : "bad_request",
@@ -155,12 +177,12 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
     // Data exceptions (value too long, bad encoding…) come from input the schemas let through.
     c.get("log")?.warn("input rejected by the database", { err });
     appError = new AppError("bad_request", "Bad request", "A value in the request cannot be stored.");
-  } else if (isDatabaseUnavailable(err) && isOutcomeUnknown(err) && c.req.method !== "GET") {
+  } else if (isOutcomeUnknown(err) && c.req.method !== "GET") {
     c.get("log")?.error("database did not answer: outcome unknown", { err });
     appError = new AppError(
       "unavailable",
       "Service unavailable",
-      "The database did not answer in time: this request may have taken effect. Check before retrying, or retry with the same Idempotency-Key.",
+      "No answer came from the database: this request may have taken effect. Check before retrying (a request with an Idempotency-Key can be retried with the same key).",
       { outcome: "unknown" },
     );
   } else if (isDatabaseUnavailable(err)) {

@@ -9,7 +9,7 @@ import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
 import { commandInsertIfAgentExists } from "../db/queries/commands";
 import type { AppEnv } from "../env";
-import { AppError } from "../errors";
+import { AppError, isOutcomeUnknown } from "../errors";
 import { generateApiKey, hashApiKey } from "../lib/api-key";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
 import { idempotencyRequest, onceForKey } from "../lib/idempotency";
@@ -209,13 +209,14 @@ export function adminAgentRoutes() {
     const body = c.req.valid("json");
     const db = c.var.db;
     let created: CreatedCommand | undefined;
+    const commandId = newCommandId();
     const answer = await onceForKey(
       db,
       await idempotencyRequest(c, `POST /api/v1/admin/agents/${agent_id}/command`),
       async (tx) => {
         const policy = deliveryPolicy(c.var.config);
         const row = await commandInsertIfAgentExists(tx, {
-          commandId: newCommandId(),
+          commandId,
           agentId: agent_id,
           sessionId: body.sessionId ?? null,
           action: body.action,
@@ -227,7 +228,17 @@ export function adminAgentRoutes() {
         created = row;
         return { statusCode: 201, response: toCommandJson(row) };
       },
-    );
+    ).catch((err: unknown) => {
+      // The command may exist: name it, so the admin can look before queueing another.
+      if (!isOutcomeUnknown(err)) throw err;
+      throw new AppError(
+        "unavailable",
+        "Service unavailable",
+        `No answer came from the database: command ${commandId} may have been queued. GET /api/v1/admin/commands/${commandId} before retrying (a request with an Idempotency-Key can be retried with the same key).`,
+        { outcome: "unknown", commandId },
+        { cause: err },
+      );
+    });
     // A replay pushes nothing of its own (see the session create).
     const push = answer.replayed ? undefined : created;
     requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }), push);

@@ -125,7 +125,7 @@ async function createOnce(
     throw new AppError(
       "unavailable",
       "Service unavailable",
-      `The database did not answer in time: session ${session.id} may have been created. GET /api/v1/sessions/${session.id} before retrying, or retry with the same Idempotency-Key.`,
+      `No answer came from the database: session ${session.id} may have been created. GET /api/v1/sessions/${session.id} before retrying (a request with an Idempotency-Key can be retried with the same key).`,
       { outcome: "unknown", sessionId: session.id },
       { cause: err },
     );

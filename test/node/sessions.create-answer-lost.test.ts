@@ -2,7 +2,8 @@
  * A session create (or an admin command) whose statement Postgres ran but whose answer never came back (the Worker's
  * statement timeout ended the wait) may have created the session. The 503 says so: `outcome:
  * "unknown"` and the session's id, so the client can look it up before creating another, where
- * an outage's 503 (nothing sent) says to retry. The local SQL endpoint runs the create and
+ * an outage's 503 (nothing sent) says to retry. So does a lost connection or a 5xx without a
+ * SQLSTATE (errors.ts, isOutcomeUnknown; test/unit/errors.test.ts). The local SQL endpoint runs the create and
  * withholds its answer (`stack.withholdAnswers`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,7 +47,7 @@ describe("a session create whose answer is lost", () => {
     expect(found.status).toBe(200);
   }, 60_000);
 
-  it("answers an admin command the same way: 503 with outcome unknown", async () => {
+  it("answers an admin command the same way: 503 with outcome unknown and the command's id, which then exists", async () => {
     const admin = await stack.token("root", true);
     stack.withholdAnswers((query) => query.includes('insert into "agent_commands"'));
     const res = await stack.api("POST", `/api/v1/admin/agents/${agentId}/command`, {
@@ -55,8 +56,8 @@ describe("a session create whose answer is lost", () => {
     });
     stack.withholdAnswers(null);
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: "unavailable", outcome: "unknown" });
-    const { rows } = await stack.sql.query(`select count(*)::int as n from agent_commands where payload->>'sessionId' = 's-withheld'`);
-    expect(rows[0]?.n).toBe(1);
+    expect(res.body).toMatchObject({ code: "unavailable", outcome: "unknown", commandId: expect.stringMatching(/^cmd-/) });
+    const { rows } = await stack.sql.query(`select command_id from agent_commands where payload->>'sessionId' = 's-withheld'`);
+    expect(rows.map((r) => r.command_id)).toEqual([res.body.commandId]);
   }, 60_000);
 });

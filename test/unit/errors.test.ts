@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isDatabaseUnavailable, isRefusedByPostgres, isTransientConflict } from "../../src/errors";
+import { isDatabaseUnavailable, isOutcomeUnknown, isRefusedByPostgres, isTransientConflict } from "../../src/errors";
 
 const withCode = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
 
@@ -23,5 +23,24 @@ describe("classifying database errors", () => {
     expect(isTransientConflict(withCode("deadlock detected", "40P01"))).toBe(true);
     expect(isTransientConflict(withCode("could not serialize access", "40001"))).toBe(true);
     expect(isTransientConflict(withCode("duplicate key", "23505"))).toBe(false);
+  });
+
+  it("count Neon's proxy failing to reach its compute over the wire (SQLSTATE XX000) as an outage", () => {
+    expect(isDatabaseUnavailable(withCode("Couldn't connect to compute node: connection refused", "XX000"))).toBe(true);
+    expect(isDatabaseUnavailable(withCode("internal error", "XX000"))).toBe(false);
+  });
+
+  it("call a write's outcome unknown when no answer of Postgres came, unless nothing was sent", () => {
+    const lost = (source: unknown, message = "Error connecting to database") => Object.assign(new Error(message), { sourceError: source });
+    // Unknown: our wait timed out, the connection dropped mid-request, a 5xx without a SQLSTATE.
+    expect(isOutcomeUnknown(lost(new DOMException("no answer within 60000 ms", "TimeoutError")))).toBe(true);
+    expect(isOutcomeUnknown(lost(new TypeError("Network connection lost.")))).toBe(true);
+    expect(isOutcomeUnknown(withCode('Server error (HTTP status 500): {"message":"could not parse postgres response"}'))).toBe(true);
+    expect(isOutcomeUnknown(withCode("Connection terminated unexpectedly"))).toBe(true);
+    // Known: nothing was sent, or Postgres answered (and so rolled back).
+    expect(isOutcomeUnknown(lost(new Error("connect ECONNREFUSED 127.0.0.1:5432")))).toBe(false);
+    expect(isOutcomeUnknown(withCode(`Server error (HTTP status 500): {"message":"Couldn't connect to compute node"}`))).toBe(false);
+    expect(isOutcomeUnknown(withCode("terminating connection due to administrator command", "57P01"))).toBe(false);
+    expect(isOutcomeUnknown(withCode('relation "x" does not exist', "42P01"))).toBe(false);
   });
 });
