@@ -94,16 +94,26 @@ export function frameBytes(message: string | ArrayBuffer): number {
  */
 export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | null {
   const text = typeof message === "string" ? message : new TextDecoder().decode(message);
-  // Postgres cannot store NUL in text or jsonb: such a frame could never be applied.
-  if (containsNul(text)) return null;
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // Postgres cannot store NUL in text or jsonb, so NULs are taken out (an error text with a
+    // container's binary output, say): refusing the frame would leave its command running until
+    // its lease ran out, and run it again.
+    json = JSON.parse(text, containsNul(text) ? withoutNul : undefined);
   } catch {
     return null;
   }
   const parsed = AgentFrame.safeParse(json);
   return parsed.success ? parsed.data : null;
+}
+
+/** JSON.parse reviver: every string, and every key, without its NUL characters. */
+function withoutNul(_key: string, value: unknown): unknown {
+  if (typeof value === "string") return value.replaceAll("\0", "");
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).some((k) => k.includes("\0"))) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll("\0", ""), v]));
+  }
+  return value;
 }
 
 /**

@@ -41,6 +41,13 @@ describe("parseAgentFrame", () => {
     expect(straddling).toMatchObject({ payload: { error: "e".repeat(9_999) } });
   });
 
+  it("takes NULs out of an answer rather than ignoring it (Postgres cannot store them)", () => {
+    const failed = parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "cmd-1", error: "exec: \u0000\u0001 binary" } }));
+    expect(failed).toMatchObject({ type: "failed", payload: { commandId: "cmd-1", error: "exec: \u0001 binary" } });
+    const complete = parseAgentFrame(JSON.stringify({ type: "complete", payload: { commandId: "cmd-2", result: { "log\u0000": ["a\u0000b"] } } }));
+    expect(complete).toMatchObject({ payload: { commandId: "cmd-2", result: { log: ["ab"] } } });
+  });
+
   it("reads binary frames holding JSON like text frames", () => {
     const bytes = new TextEncoder().encode('{"type":"ack","payload":{"commandId":"cmd-2"}}');
     expect(parseAgentFrame(bytes.buffer as ArrayBuffer)).toMatchObject({ type: "ack" });
