@@ -219,6 +219,10 @@ export class AgentObject extends DurableObject<Env> {
     }
     const frame = parseAgentFrame(message);
     if (!frame) return;
+    // Liveness counts a heartbeat when it arrives, not when the writes of the frames before it
+    // are done: a database slow for 15 s behind one `complete` must not get a live agent closed
+    // as silent. Only its write waits its turn.
+    if (frame.type === "heartbeat") await this.#noteHeartbeat(attachment);
     const apply =
       frame.type === "heartbeat"
         ? this.#frames.then(() => this.#onHeartbeat(attachment, frame.payload.capacity ?? undefined))
@@ -307,19 +311,25 @@ export class AgentObject extends DurableObject<Env> {
   }
 
   /**
-   * The busiest message in the system: remember it with the socket (no storage write) and write
-   * Postgres only when selection or capacity needs it (see liveness.ts).
+   * The busiest message in the system, as it arrives: remember it with the socket (no storage
+   * write) and keep the liveness alarm ahead of it.
    */
+  async #noteHeartbeat(attachment: Attachment): Promise<void> {
+    const current = this.#current();
+    if (current?.attachment.connId !== attachment.connId) return;
+    const now = Date.now();
+    this.#putHeartbeat(current, { ...current.attachment.heartbeat, seen: now });
+    await this.#keepAlarmAhead(now);
+  }
+
+  /** A heartbeat's turn among the frames: write Postgres only when selection or capacity needs it (see liveness.ts). */
   async #onHeartbeat(attachment: Attachment, capacity: unknown): Promise<void> {
     const current = this.#current();
     if (current?.attachment.connId !== attachment.connId) return;
     const now = Date.now();
     const memory = current.attachment.heartbeat;
     const capacityJson = capacity === undefined ? undefined : JSON.stringify(capacity);
-    const write = heartbeatNeedsWrite(memory, now, capacityJson);
-    this.#putHeartbeat(current, { ...memory, seen: now });
-    await this.#keepAlarmAhead(now);
-    if (!write) return;
+    if (!heartbeatNeedsWrite(memory, now, capacityJson)) return;
     try {
       // status/activeSessions are informational on the WebSocket path (checklist 20).
       await this.#writeStatus(async () => {

@@ -1,0 +1,52 @@
+/**
+ * A heartbeat counts for liveness when it arrives, even while an earlier frame's write waits on
+ * the database: otherwise a database slow for 15 s behind one `complete` got a live agent closed
+ * as silent (45 s after the heartbeat before) and marked offline; docker-agent never reconnects.
+ * The `complete` here waits on a row lock the test holds.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import type { AgentObject } from "../../src/agent/agent-object";
+import { readAttachment } from "../../src/agent/attachment";
+import { createDb } from "../../src/db/client";
+import { transaction } from "../../src/db/transaction";
+import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { connectAgent } from "../helpers/ws";
+
+const lastSeen = (agentId: string) =>
+  runInDurableObject(env.AGENT.getByName(agentId), (_o: AgentObject, state) => {
+    const open = state.getWebSockets().find((ws) => ws.readyState === WebSocket.OPEN);
+    return open ? readAttachment(open)!.heartbeat.seen : 0;
+  });
+
+describe("a heartbeat behind a frame whose write waits on the database", () => {
+  const handle = createDb(testDbOptions());
+  afterAll(() => handle.end());
+
+  it("counts when it arrives, and keeps the liveness alarm ahead of it", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status) values ('cmd-slow', ${agentId}, 'stop_session', 'ack')`);
+
+    await transaction(handle.db, async (tx) => {
+      await tx.execute(sql`select 1 from agent_commands where command_id = 'cmd-slow' for update`);
+      socket.send({ type: "complete", payload: { commandId: "cmd-slow", result: {} } });
+      await waitFor("the complete's write waiting on the lock", async () => {
+        const [row] = await query<{ n: number }>(
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        );
+        return row!.n > 0 ? true : undefined;
+      });
+      const sent = Date.now();
+      socket.send({ type: "heartbeat", payload: { status: "online", activeSessions: 0 } });
+      await waitFor("the heartbeat counted", async () => ((await lastSeen(agentId)) >= sent ? true : undefined), 3000);
+      const alarm = await runInDurableObject(env.AGENT.getByName(agentId), (_o: AgentObject, state) => state.storage.getAlarm());
+      expect(alarm).toBeGreaterThanOrEqual(sent);
+    });
+    // The lock is gone: the complete lands.
+    await waitFor("complete applied", async () => ((await getCommand("cmd-slow"))?.status === "completed" ? true : undefined));
+    socket.close();
+  });
+});
