@@ -46,7 +46,12 @@ export async function applyAgentFrame(
         const state = frame.status ?? "";
         await complete(db, agentId, cmd.commandId, { sessionId: frame.sessionId, state, container: frame.container ?? null }, policy);
       } else {
-        await fail(db, agentId, cmd.commandId, frame.error ?? "command failed", policy);
+        const error = frame.error ?? "command failed";
+        if (cmd.action === "stop_session" && NO_CONTAINER.test(error)) {
+          await failWithNothingLeft(db, agentId, cmd.commandId, error, policy);
+        } else {
+          await fail(db, agentId, cmd.commandId, error, policy);
+        }
       }
       return;
     }
@@ -76,6 +81,23 @@ const ACTIONS_REACHING: Record<string, readonly string[]> = {
 function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
   const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };
   return commandFinishByAgent(db, agentId, commandId, { status: "completed", result }, session, lease);
+}
+
+/**
+ * docker-agent's stop when no container carries the session's label (it was removed by hand, or
+ * the host lost it): `Container not found: container not found for session: <id>`. Not when the
+ * daemon could not list containers (`Container not found: failed to list containers: …`).
+ */
+const NO_CONTAINER = /container not found for session/i;
+
+/**
+ * A stop that failed because there is nothing left to stop: the command keeps the agent's answer,
+ * but the session ends as a completed stop would end it. Left `terminating`, no stop sent again
+ * could ever succeed, and the session would hold its quota slot for good.
+ */
+function failWithNothingLeft(db: Db, agentId: string, commandId: string, error: string, lease: LeaseSettings) {
+  const session = { moves: { stop_session: AFTER_COMPLETE["stop_session"] }, reportedState: "terminated" };
+  return commandFinishByAgent(db, agentId, commandId, { status: "failed", error }, session, lease);
 }
 
 function fail(db: Db, agentId: string, commandId: string, error: string, lease: LeaseSettings) {

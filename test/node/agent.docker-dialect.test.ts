@@ -102,7 +102,7 @@ describe("the reference agent's docker dialect", () => {
         type: "command_response",
         success: false,
         sessionId: "s1",
-        error: "Container not found: no container for session s1",
+        error: "Container not found: container not found for session: s1",
         timestamp: NOW_S,
       },
     });

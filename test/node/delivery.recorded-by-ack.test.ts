@@ -105,7 +105,7 @@ describe("a pushed command's sent record", () => {
         type: "command_response",
         success: false,
         sessionId,
-        error: `Container not found: no container for session ${sessionId}`,
+        error: `Container not found: container not found for session: ${sessionId}`,
         timestamp: Math.floor(Date.now() / 1000),
       });
     });
@@ -114,7 +114,7 @@ describe("a pushed command's sent record", () => {
       const r = await row(id);
       return r?.status === "failed" ? r : undefined;
     });
-    expect(failed.error_message).toBe("Container not found: no container for session s-docker");
+    expect(failed.error_message).toBe("Container not found: container not found for session: s-docker");
     expect(failed.sent_at).not.toBeNull();
     expect((await transitions(stack.sql, [id])).map((t) => t.to)).toEqual(["sent", "failed"]);
   });

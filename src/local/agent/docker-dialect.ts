@@ -258,7 +258,7 @@ const HANDLERS = new Map<string, Handler>([
       const { sessionId } = cmd.payload;
       if (!nonEmpty(sessionId)) return commandFailed(cmd, "sessionId not found in payload");
       if (!host.remove(sessionId)) {
-        const error = `Container not found: no container for session ${sessionId}`;
+        const error = `Container not found: container not found for session: ${sessionId}`;
         return reply(dockerFrames.operationFailed(sessionId, error, ctx.now()), false, 0);
       }
       return reply(dockerFrames.stopped(sessionId, ctx.now()), true, -1);
