@@ -12,7 +12,8 @@ export function newCommandId(): string {
 export function newSessionId(user: string, template: string): string {
   const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").slice(0, MAX_NAME_PART).replace(/^-+|-+$/g, "");
-  return `${clean(user)}-${clean(template)}-${hex}`;
+  // A part with nothing name-safe in it (a user "用户") is left out: a name may not start with "-".
+  return [clean(user), clean(template), hex].filter((part) => part !== "").join("-");
 }
 
 const MAX_NAME_PART = 100;
