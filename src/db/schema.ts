@@ -196,7 +196,7 @@ export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
     /** Who and what: `<user>:<METHOD> <route>`. */
-    scope: varchar("scope", { length: 255 }).notNull(),
+    scope: text("scope").notNull(),
     key: varchar("key", { length: 255 }).notNull(),
     /** SHA-256 of the request body: the same key with a different body is refused. */
     requestHash: varchar("request_hash", { length: 64 }).notNull(),

@@ -68,6 +68,22 @@ describe("an Idempotency-Key", () => {
     expect((await second.json() as { commandId: string }).commandId).toBe((await first.json() as { commandId: string }).commandId);
     const [n] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = 'idem-s'`);
     expect(n?.n).toBe(1);
+  });
+
+  it("holds for an admin whose user id is as long as a token may make it", async () => {
+    // An admin's sub has no length limit; the scope is that sub plus the route.
+    const admin = await tokenFor("a".repeat(300), { admin: true });
+    const send = () =>
+      call("POST", `/api/v1/admin/agents/${agent.agentId}/command`, {
+        token: admin,
+        body: { action: "stop_session", sessionId: "idem-long" },
+        headers: { "Idempotency-Key": "admin-key-long" },
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const second = await send();
+    expect(second.status).toBe(201);
+    expect(await second.json()).toEqual(await first.json());
     socket.close();
   });
 });
