@@ -3,6 +3,7 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { templateList, templateUpsert } from "../db/queries/templates";
 import type { TemplateRow } from "../db/schema";
 import type { AppEnv } from "../env";
+import { ManifestSchema } from "../sessions/manifest";
 import { errorResponses } from "../views/error";
 import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
@@ -23,7 +24,7 @@ const routes = {
     summary: "Create or replace a template's manifest (lower-case camelCase keys, spec §1.9)",
     request: {
       params: z.object({ name: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes") }),
-      body: { ...jsonContent(z.object({ manifest: z.record(z.string(), z.unknown()) })), required: true },
+      body: { ...jsonContent(z.object({ manifest: ManifestSchema })), required: true },
     },
     responses: { 200: { description: "Stored", ...jsonContent(TemplateSchema) }, ...errorResponses(400, 401, 403) },
   }),

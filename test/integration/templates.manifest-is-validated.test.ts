@@ -1,0 +1,44 @@
+/**
+ * A template's manifest goes to agents as `templateManifest` and is read by the session create.
+ * PUT refuses one they would misread (a capitalised key, spec §1.9) or that would fail every
+ * create of the template (a containerPort that is no port), and stores nothing; what it accepts
+ * it stores as given, unknown keys included.
+ */
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { query } from "../helpers/db";
+import { call, tokenFor } from "../helpers/http";
+
+const put = async (name: string, manifest: unknown) =>
+  call("PUT", `/api/v1/admin/templates/${name}`, { token: await tokenFor("root", { admin: true }), body: { manifest } });
+
+const stored = async (name: string) =>
+  (await query<{ manifest: unknown }>(sql`select manifest from templates where name = ${name}`))[0]?.manifest;
+
+describe("a template's manifest", () => {
+  it.each([
+    ["a containerPort beyond 65535", { spec: { baseImage: "img", ports: [{ containerPort: 1e12 }] } }, "manifest.spec.ports.0.containerPort"],
+    ["a containerPort that is not a whole number", { spec: { baseImage: "img", ports: [{ containerPort: "3000" }] } }, "manifest.spec.ports.0.containerPort"],
+    ["a baseImage that is not a string", { spec: { baseImage: 7 } }, "manifest.spec.baseImage"],
+    ["a capitalised Spec", { Spec: { baseImage: "img" } }, "manifest.Spec"],
+    ["a capitalised BaseImage", { spec: { BaseImage: "img" } }, "manifest.spec.BaseImage"],
+  ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
+    const answer = await put("bad-template", manifest);
+    expect(answer.status).toBe(400);
+    const body = (await answer.json()) as { error: string; issues: { path: string }[] };
+    expect(body.error).toBe("Validation failed");
+    expect(body.issues.map((i) => i.path)).toContain(path);
+    expect(await stored("bad-template")).toBeUndefined();
+  });
+
+  it("is stored as given when agents can read it, unknown keys included", async () => {
+    const manifest = {
+      metadata: { name: "good-template" },
+      spec: { baseImage: "lscr.io/linuxserver/firefox:latest", ports: [{ name: "vnc", containerPort: 3000, protocol: "TCP" }], custom: { x: 1 } },
+      extra: true,
+    };
+    expect((await put("good-template", manifest)).status).toBe(200);
+    expect(await stored("good-template")).toEqual(manifest);
+    expect((await put("empty-template", {})).status).toBe(200);
+  });
+});
