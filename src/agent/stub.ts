@@ -21,12 +21,18 @@ export function requestDelivery(
 ): void {
   // A new command can be pushed as is unless older ones wait (the DO decides, see `deliver`).
   const push = created ? pushableCommand(created) : undefined;
+  // A DO that never answers would otherwise leave no trace until the sweep delivers the command.
+  const slow = setTimeout(() => onError(new Error(`no answer from the agent's Durable Object after ${SLOW_DELIVERY_MS} ms`)), SLOW_DELIVERY_MS);
   ctx.waitUntil(
     getAgentStub(env, agentId)
       .deliver(push)
-      .catch((err: unknown) => onError(err)),
+      .catch((err: unknown) => onError(err))
+      .finally(() => clearTimeout(slow)),
   );
 }
+
+/** Well past a healthy delivery (milliseconds), well inside the 30 s a Worker's waitUntil may run. */
+const SLOW_DELIVERY_MS = 10_000;
 
 /** A command row as an insert returned it, with the agent's older commands pending then. */
 export type CreatedCommand = Pick<CommandRow, "commandId" | "action" | "payload"> & { olderPendingIds: string[] };
