@@ -36,6 +36,7 @@ import type { BenchStack, PoolerMode } from "./stack";
 import { evaluateTargets } from "./targets";
 import type { BenchResults } from "./targets";
 import { isMain } from "../is-main";
+import { findPgBouncer } from "../pgbouncer";
 
 export const DEFAULT_RESULTS_DIR = path.join(PROJECT_ROOT, "bench/results");
 
@@ -65,6 +66,9 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
   if (limitWarning) {
     notes.push(`Started with a warning: ${limitWarning}.`);
     progress.line(`warning: ${limitWarning}`);
+  }
+  if (config.pooler === "direct" && !findPgBouncer()) {
+    notes.push("PgBouncer is not installed (Debian package pgbouncer): the Worker connects straight to Postgres, a fresh backend per connection, not through the stand-in for Neon's pooler.");
   }
   let machine: MachineInfo | null = null;
   const primary: PoolerMode = config.pooler === "direct" ? "direct" : "pgbouncer";

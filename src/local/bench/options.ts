@@ -4,6 +4,7 @@
  * `npm run bench [-- --quick] [--agents N] [--commands N] [--samples N] [--scenario a,b] [--pooler pgbouncer|direct|both]`
  */
 import { parseArgs } from "node:util";
+import { findPgBouncer } from "../pgbouncer";
 import { AGENT_HEARTBEAT_MS } from "./agents";
 import type { IdleFleetOptions } from "./scenarios/idle-fleet";
 import type { PoolerMode } from "./stack";
@@ -34,12 +35,17 @@ export type BenchConfig = {
 const IDLE_PERIOD_MS = AGENT_HEARTBEAT_MS;
 const IDLE_WARMUP_MS = 50_000;
 
+/** Through PgBouncer (Neon's pooler stand-in) when it is installed, else straight to Postgres. */
+function defaultPooler(): PoolerMode {
+  return findPgBouncer() ? "pgbouncer" : "direct";
+}
+
 export function presetConfig(quick: boolean): BenchConfig {
   return quick
     ? {
         quick,
         scenarios: [...DEFAULT_SCENARIOS],
-        pooler: "pgbouncer",
+        pooler: defaultPooler(),
         // Sized to finish in under two minutes on a busy 2-core box. Hibernation needs > 10 s
         // idle whatever the preset: the longest single wait of a quick run.
         dispatch: { levels: [1, 100], samples: 30, hibernation: { samples: 20, idleMs: 10_500 } },
@@ -54,7 +60,7 @@ export function presetConfig(quick: boolean): BenchConfig {
     : {
         quick,
         scenarios: [...DEFAULT_SCENARIOS],
-        pooler: "pgbouncer",
+        pooler: defaultPooler(),
         dispatch: { levels: [1, 100, 1_000], samples: 200, hibernation: { samples: 100, idleMs: 11_500 } },
         throughput: { commands: 5_000, agents: 1_000, inFlight: 32 },
         sweep: { commands: 10_000, agents: 100 },
