@@ -48,6 +48,9 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
  * bugs in a query. Walks the `cause` chain: drizzle wraps driver errors in DrizzleQueryError.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  // Our own verdict (a 404 whose message quotes an agent id "websocket-1", say) is judged by
+  // its code, never by its words.
+  if (err instanceof AppError) return err.code === "unavailable" && err.cause !== undefined && isDatabaseUnavailable(err.cause);
   // Neon's proxy reports its own failures to reach the compute with SQLSTATE XX000 on the wire.
   if (someMessage(err, NEON_PROXY_UNAVAILABLE)) return true;
   const code = sqlState(err);
@@ -107,7 +110,8 @@ const NEON_PROXY_UNAVAILABLE = /Couldn't connect to compute node|Failed to acqui
 function someMessage(err: unknown, pattern: RegExp): boolean {
   for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 6; depth++) {
     const { message, sourceError, cause } = e as { message?: unknown; sourceError?: unknown; cause?: unknown };
-    if (typeof message === "string" && pattern.test(message)) return true;
+    // drizzle's wrapper quotes the statement's parameters (an agent's error text): not a driver error.
+    if (typeof message === "string" && !message.startsWith("Failed query:") && pattern.test(message)) return true;
     e = sourceError ?? cause;
   }
   return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isDatabaseUnavailable, isOutcomeUnknown, isRefusedByPostgres, isTransientConflict } from "../../src/errors";
+import { AppError, isDatabaseUnavailable, isOutcomeUnknown, isRefusedByPostgres, isTransientConflict } from "../../src/errors";
 
 const withCode = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
 
@@ -42,5 +42,23 @@ describe("classifying database errors", () => {
     expect(isOutcomeUnknown(withCode(`Server error (HTTP status 500): {"message":"Couldn't connect to compute node"}`))).toBe(false);
     expect(isOutcomeUnknown(withCode("terminating connection due to administrator command", "57P01"))).toBe(false);
     expect(isOutcomeUnknown(withCode('relation "x" does not exist', "42P01"))).toBe(false);
+  });
+
+  it("judge our own errors by their code, not by the ids their messages quote", () => {
+    for (const id of ["websocket-1", "agent-timeout", "econnrefused"]) {
+      const notFound = new AppError("not_found", "Agent not found", `No agent ${id}`);
+      expect(isDatabaseUnavailable(notFound)).toBe(false);
+      expect(isOutcomeUnknown(notFound)).toBe(false);
+    }
+    const lost = new Error("Connection terminated unexpectedly");
+    expect(isDatabaseUnavailable(new AppError("unavailable", "Service unavailable", "no answer", {}, { cause: lost }))).toBe(true);
+  });
+
+  it("never read a statement's parameters, which drizzle quotes, as the driver's words", () => {
+    // An agent's error text saying what Neon's proxy says, in a statement Postgres refused.
+    const refused = withCode("duplicate key value violates unique constraint", "23505");
+    const quoted = Object.assign(new Error("Failed query: select finish($1)\nparams: Control plane request failed"), { cause: refused });
+    expect(isDatabaseUnavailable(quoted)).toBe(false);
+    expect(isRefusedByPostgres(quoted)).toBe(true);
   });
 });
