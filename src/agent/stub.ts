@@ -1,5 +1,6 @@
 /** The one place that maps an agent id to its Durable Object. */
 import type { CommandRow } from "../db/schema";
+import type { Logger } from "../lib/log";
 import type { AgentObject } from "./agent-object";
 import type { PushableCommand } from "./delivery";
 
@@ -10,23 +11,23 @@ export function getAgentStub(env: Env, agentId: string): DurableObjectStub<Agent
 /**
  * The delivery fast path: after a command is committed, ask its agent's DO to deliver now,
  * without holding up the response. A failure here loses nothing: the command stays pending
- * and the next connect or sweep delivers it.
+ * and the next connect or sweep delivers it; it is logged with the request's id.
  */
 export function requestDelivery(
   env: Env,
   ctx: { waitUntil(p: Promise<unknown>): void },
   agentId: string,
-  onError: (err: unknown) => void,
+  log: Logger,
   created?: CreatedCommand,
 ): void {
   // A new command can be pushed as is unless older ones wait (the DO decides, see `deliver`).
   const push = created ? pushableCommand(created) : undefined;
-  // A DO that never answers would otherwise leave no trace until the sweep delivers the command.
-  const slow = setTimeout(() => onError(new Error(`no answer from the agent's Durable Object after ${SLOW_DELIVERY_MS} ms`)), SLOW_DELIVERY_MS);
+  // A DO still busy (a long backlog to drain) or hung would otherwise leave no trace here.
+  const slow = setTimeout(() => log.warn("delivery request unanswered", { agentId, afterMs: SLOW_DELIVERY_MS }), SLOW_DELIVERY_MS);
   ctx.waitUntil(
     getAgentStub(env, agentId)
       .deliver(push)
-      .catch((err: unknown) => onError(err))
+      .catch((err: unknown) => log.warn("delivery request failed", { agentId, err }))
       .finally(() => clearTimeout(slow)),
   );
 }

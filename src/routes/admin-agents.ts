@@ -241,7 +241,7 @@ export function adminAgentRoutes() {
     });
     // A replay pushes nothing of its own (see the session create).
     const push = answer.replayed ? undefined : created;
-    requestDelivery(c.env, c.executionCtx, agent_id, (err) => c.var.log.warn("delivery request failed", { err }), push);
+    requestDelivery(c.env, c.executionCtx, agent_id, c.var.log, push);
     return c.json(answer.response as CommandJson, 201);
   });
 

@@ -104,7 +104,7 @@ export function adminCommandRoutes() {
       return retried;
     });
     if (!row) throw await notFinishable(c.var.db, commandId, "retried", "only failed or expired commands can be retried");
-    if (row.agentId) requestDelivery(c.env, c.executionCtx, row.agentId, (err) => c.var.log.warn("delivery request failed", { err }));
+    if (row.agentId) requestDelivery(c.env, c.executionCtx, row.agentId, c.var.log);
     return c.json(toCommandJson(row), 200);
   });
 

@@ -130,7 +130,7 @@ export function sessionRoutes() {
     // key, was rolled back, and only the database knows what the first request left pending.
     if (view.agentId) {
       const push = answer.replayed ? undefined : created;
-      requestDelivery(c.env, c.executionCtx, view.agentId, (err) => c.var.log.warn("delivery request failed", { err }), push);
+      requestDelivery(c.env, c.executionCtx, view.agentId, c.var.log, push);
     }
     return c.json(view, 202);
   });
@@ -159,7 +159,7 @@ export function sessionRoutes() {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid("param");
       const { command } = await requestSessionAction(c.var.db, id, action, c.var.user, deliveryPolicy(c.var.config));
-      requestDelivery(c.env, c.executionCtx, command.agentId!, (err) => c.var.log.warn("delivery request failed", { err }), command);
+      requestDelivery(c.env, c.executionCtx, command.agentId!, c.var.log, command);
       return c.json({ name: id, commandId: command.commandId, message }, 202);
     });
   }
