@@ -8,7 +8,7 @@ import { commandFinishByAgent } from "../db/queries/command-finish";
 import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
-import { AFTER_COMPLETE, AFTER_FAILURE, reportedState, statusMayNotMove } from "../sessions/command-outcome";
+import { AFTER_COMPLETE, AFTER_FAILURE, isReportableState, reportedState, statusMayNotMove } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
 /** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
@@ -57,6 +57,7 @@ export async function applyAgentFrame(
     }
     case "status": {
       const p = frame.payload;
+      if (!isReportableState(p.state)) return;
       const vncReady = p.vncReady === true && (p.vncPort ?? 0) > 0;
       const update = {
         sessionId: p.sessionId,

@@ -43,7 +43,16 @@ type Finished = { agentId: string | null; sessionId: string | null; action: stri
 /** The state an agent reported in `complete.result.state`, if it is one a session may take. */
 export function reportedState(result: unknown): string | null {
   const reported = typeof result === "object" && result !== null ? (result as Record<string, unknown>)["state"] : undefined;
-  return typeof reported === "string" && RESULT_STATES.has(reported) ? reported : null;
+  return typeof reported === "string" && isReportableState(reported) ? reported : null;
+}
+
+/**
+ * Whether an agent may put a session in `state` (by `status` or a completion). Any other state
+ * ("starting", or "waking" with no wake under way) would leave the session where no completion
+ * moves it and every user action is refused.
+ */
+export function isReportableState(state: string): boolean {
+  return RESULT_STATES.has(state);
 }
 
 export async function sessionAfterFailure(db: Queryable, cmd: Finished): Promise<void> {
