@@ -2,15 +2,13 @@
 import { z } from "@hono/zod-openapi";
 import type { StreamingFallback, StreamingRule } from "../db/queries/session-create";
 
-/** Keys agents read only in lower-case camelCase; a capitalised one is silently not read (spec §1.9). */
-const CAPITALISED = new Set(["Metadata", "Spec", "BaseImage", "Ports", "ContainerPort", "DefaultResources", "Env", "Vnc", "VNC"]);
-
 const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535).optional() });
 
 /**
- * What an admin may store as a manifest: anything agents can read. Unknown keys pass through
+ * What an admin may store as a manifest: what both agents can read. Unknown keys pass through
  * (they are the template's business); the keys agents and the session create read must have
- * the type they read them as. `{}` stands for the minimal manifest.
+ * the type they read them as and their exact lower-case camelCase spelling. `{}` stands for the
+ * minimal manifest; any other needs `metadata` and `spec`, without which docker-agent refuses it.
  */
 export const ManifestSchema = z
   .looseObject({
@@ -24,17 +22,50 @@ export const ManifestSchema = z
       .optional(),
   })
   .superRefine((manifest, ctx) => {
-    const spec = manifest["spec"];
-    const keys = [
-      ...Object.keys(manifest).map((key) => [key]),
-      ...(spec ? Object.keys(spec).map((key) => ["spec", key]) : []),
-    ];
-    for (const path of keys) {
-      if (CAPITALISED.has(path[path.length - 1]!)) {
-        ctx.addIssue({ code: "custom", path, message: "agents read lower-case camelCase keys only (spec, baseImage, ports, containerPort, …)" });
+    if (Object.keys(manifest).length > 0) {
+      for (const key of ["metadata", "spec"] as const) {
+        if (manifest[key] === undefined) ctx.addIssue({ code: "custom", path: [key], message: "required in a manifest that is not empty (docker-agent reads it)" });
       }
     }
+    for (const { path, known } of misspelledKeys(manifest, READ, [])) {
+      ctx.addIssue({ code: "custom", path, message: `agents read this key only as "${known}" (spec §1.9)` });
+    }
   });
+
+/** The keys agents read, where they read them (a one-element list: each element of a list). */
+type Shape = { [key: string]: Shape | [Shape] | null };
+const READ: Shape = {
+  metadata: { name: null, namespace: null },
+  spec: {
+    displayName: null,
+    description: null,
+    baseImage: null,
+    appType: null,
+    defaultResources: { memory: null, cpu: null },
+    ports: [{ name: null, containerPort: null, protocol: null }],
+    env: [{ name: null, value: null }],
+    volumeMounts: [{ name: null, mountPath: null }],
+    vnc: { enabled: null, port: null, protocol: null },
+  },
+};
+
+type Misspelled = { path: (string | number)[]; known: string };
+
+/** Keys spelled in another case than agents read them (`Spec`, `BaseImage`): agents silently skip them. */
+function misspelledKeys(value: unknown, shape: Shape, path: (string | number)[]): Misspelled[] {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return [];
+  const byLowerCase = new Map(Object.keys(shape).map((key) => [key.toLowerCase(), key]));
+  return Object.entries(value).flatMap(([key, child]): Misspelled[] => {
+    const known = byLowerCase.get(key.toLowerCase());
+    if (known === undefined) return [];
+    if (known !== key) return [{ path: [...path, key], known }];
+    const inner = shape[known];
+    if (Array.isArray(inner)) {
+      return Array.isArray(child) ? child.flatMap((item, i) => misspelledKeys(item, inner[0], [...path, key, i])) : [];
+    }
+    return inner ? misspelledKeys(child, inner, [...path, key]) : [];
+  });
+}
 
 /** What the original synthesised when a template's manifest was empty. */
 export function minimalManifest(name: string): Record<string, unknown> {

@@ -1,8 +1,9 @@
 /**
  * A template's manifest goes to agents as `templateManifest` and is read by the session create.
- * PUT refuses one they would misread (a capitalised key, spec §1.9) or that would fail every
- * create of the template (a containerPort that is no port), and stores nothing; what it accepts
- * it stores as given, unknown keys included.
+ * PUT refuses one they would misread (a key in another case than they read it, spec §1.9), one
+ * docker-agent refuses (no metadata or spec), or one that would fail every create of the
+ * template (a containerPort that is no port), and stores nothing; what it accepts it stores as
+ * given, unknown keys included (labels may be spelled any way).
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -17,11 +18,15 @@ const stored = async (name: string) =>
 
 describe("a template's manifest", () => {
   it.each([
-    ["a containerPort beyond 65535", { spec: { baseImage: "img", ports: [{ containerPort: 1e12 }] } }, "manifest.spec.ports.0.containerPort"],
-    ["a containerPort that is not a whole number", { spec: { baseImage: "img", ports: [{ containerPort: "3000" }] } }, "manifest.spec.ports.0.containerPort"],
-    ["a baseImage that is not a string", { spec: { baseImage: 7 } }, "manifest.spec.baseImage"],
-    ["a capitalised Spec", { Spec: { baseImage: "img" } }, "manifest.Spec"],
-    ["a capitalised BaseImage", { spec: { BaseImage: "img" } }, "manifest.spec.BaseImage"],
+    ["a containerPort beyond 65535", { metadata: {}, spec: { baseImage: "img", ports: [{ containerPort: 1e12 }] } }, "manifest.spec.ports.0.containerPort"],
+    ["a containerPort that is not a whole number", { metadata: {}, spec: { baseImage: "img", ports: [{ containerPort: "3000" }] } }, "manifest.spec.ports.0.containerPort"],
+    ["a baseImage that is not a string", { metadata: {}, spec: { baseImage: 7 } }, "manifest.spec.baseImage"],
+    ["a capitalised Spec", { metadata: {}, Spec: { baseImage: "img" } }, "manifest.Spec"],
+    ["a capitalised BaseImage", { metadata: {}, spec: { BaseImage: "img" } }, "manifest.spec.BaseImage"],
+    ["a capitalised ContainerPort", { metadata: {}, spec: { ports: [{ name: "vnc" }, { ContainerPort: 3000 }] } }, "manifest.spec.ports.1.ContainerPort"],
+    ["a capitalised vnc.Port", { metadata: {}, spec: { vnc: { enabled: true, Port: 5900 } } }, "manifest.spec.vnc.Port"],
+    ["no metadata", { spec: { baseImage: "img" } }, "manifest.metadata"],
+    ["no spec", { metadata: { name: "t" } }, "manifest.spec"],
   ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
     const answer = await put("bad-template", manifest);
     expect(answer.status).toBe(400);
@@ -33,7 +38,7 @@ describe("a template's manifest", () => {
 
   it("is stored as given when agents can read it, unknown keys included", async () => {
     const manifest = {
-      metadata: { name: "good-template" },
+      metadata: { name: "good-template", labels: { Spec: "any case here" } },
       spec: { baseImage: "lscr.io/linuxserver/firefox:latest", ports: [{ name: "vnc", containerPort: 3000, protocol: "TCP" }], custom: { x: 1 } },
       extra: true,
     };
