@@ -6,17 +6,21 @@ export function newCommandId(): string {
 }
 
 /**
- * `<user>-<template>-<8 hex>`; also a Kubernetes object name, so lower-case and dash-safe, and
- * each part cut to 100 characters so the name fits its column (255) and Kubernetes' 253.
+ * `<user>-<template>-<8 hex>`. Agents use it as the name of Kubernetes objects (spec §1.9: the
+ * Deployment, the Service, the `session=` label), so it must be a DNS-1035 label: at most 63
+ * characters of lower-case letters, digits and dashes, starting with a letter and ending with a
+ * letter or digit. Each part is cut to 25 characters for that; one with nothing name-safe in it
+ * (a user "用户") is left out, and a name that would start with a digit gets an `s-` in front.
  */
 export function newSessionId(user: string, template: string): string {
   const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").slice(0, MAX_NAME_PART).replace(/^-+|-+$/g, "");
-  // A part with nothing name-safe in it (a user "用户") is left out: a name may not start with "-".
-  return [clean(user), clean(template), hex].filter((part) => part !== "").join("-");
+  const name = [clean(user), clean(template), hex].filter((part) => part !== "").join("-");
+  return /^[a-z]/.test(name) ? name : `s-${name}`;
 }
 
-const MAX_NAME_PART = 100;
+/** 25 + 1 + 25 + 1 + 8, and `s-` in front: 62, within a Kubernetes label value's 63. */
+const MAX_NAME_PART = 25;
 
 /** A short random id for requests and sockets. */
 export function newRequestId(): string {
