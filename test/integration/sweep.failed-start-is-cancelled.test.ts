@@ -12,7 +12,7 @@ import { getCommand, getSessionRow, makeAgent, query } from "../helpers/db";
 describe("giving up on a pending session", () => {
   it("cancels its start command, pending or in flight, and leaves a stop and other sessions' commands alone", async () => {
     const { agentId } = await makeAgent();
-    await query(sql`update agents set status = 'offline', updated_at = now() - interval '11 minutes' where agent_id = ${agentId}`);
+    await query(sql`update agents set status = 'offline', last_heartbeat = now() - interval '11 minutes' where agent_id = ${agentId}`);
     await query(sql`insert into sessions (id, user_id, state, agent_id, updated_at) values
       ('gone-start-1', 'u', 'pending', ${agentId}, now() - interval '11 minutes'),
       ('gone-start-2', 'u', 'pending', ${agentId}, now() - interval '11 minutes'),

@@ -35,7 +35,7 @@ describe("the sweep's maintenance", () => {
 
   it("gives up on sessions whose agent has been gone for 10 minutes: terminating → terminated, pending → failed", async () => {
     const { agentId } = await makeAgent();
-    await query(sql`update agents set updated_at = now() - interval '11 minutes' where agent_id = ${agentId}`);
+    await query(sql`update agents set last_heartbeat = now() - interval '11 minutes' where agent_id = ${agentId}`);
     await query(sql`insert into sessions (id, user_id, state, agent_id, updated_at) values
       ('gone-t', 'u', 'terminating', ${agentId}, now() - interval '11 minutes'),
       ('gone-p', 'u', 'pending', ${agentId}, now() - interval '11 minutes'),

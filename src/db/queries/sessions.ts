@@ -127,9 +127,11 @@ export async function sessionApplyAgentStatus(
 
 /**
  * Reconciler (checklist 50): sessions stuck in `state` for more than `minutes` whose agent is
- * gone (deleted, or not online, and its row unchanged, for as long) move to `to` with
+ * gone (deleted, or not online and not heard from for as long) move to `to` with
  * termination_reason 'agent_unavailable'. Not online at this instant is not enough: an agent
  * reconnecting after a blip (spec: 2–20 s) would lose a start still legitimately running.
+ * Heard from is its last heartbeat, not its row's updated_at, which a registration moves: an
+ * agent that registers every minute and never connects is gone.
  * A start given up on (`failed`) has its command cancelled in the same statement, so an agent
  * coming back later is not sent a start for a session that has failed. (A stop still goes out:
  * whatever it ran may still be running.)
@@ -147,7 +149,8 @@ export async function sessionGiveUpOnAgent(
       where id in (select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
         where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
           and (a.agent_id is null
-            or (a.status is distinct from 'online' and a.updated_at < now() - make_interval(mins => ${minutes})))
+            or (a.status is distinct from 'online'
+              and (a.last_heartbeat is null or a.last_heartbeat < now() - make_interval(mins => ${minutes}))))
         limit ${limit} for update of s skip locked)
       returning id),
     cancelled as (
