@@ -25,7 +25,7 @@ describe("a heartbeat behind a frame whose write waits on the database", () => {
   const handle = createDb(testDbOptions());
   afterAll(() => handle.end());
 
-  it("counts when it arrives, and keeps the liveness alarm ahead of it", async () => {
+  it("counts when it arrives, not when the frame before it is written", async () => {
     const { agentId, apiKey } = await makeAgent();
     const socket = await connectAgent(agentId, apiKey);
     await query(sql`insert into agent_commands (command_id, agent_id, action, status) values ('cmd-slow', ${agentId}, 'stop_session', 'ack')`);
@@ -41,9 +41,8 @@ describe("a heartbeat behind a frame whose write waits on the database", () => {
       });
       const sent = Date.now();
       socket.send({ type: "heartbeat", payload: { status: "online", activeSessions: 0 } });
+      // Before the fix the heartbeat waited its turn behind the complete, so this timed out.
       await waitFor("the heartbeat counted", async () => ((await lastSeen(agentId)) >= sent ? true : undefined), 3000);
-      const alarm = await runInDurableObject(env.AGENT.getByName(agentId), (_o: AgentObject, state) => state.storage.getAlarm());
-      expect(alarm).toBeGreaterThanOrEqual(sent);
     });
     // The lock is gone: the complete lands.
     await waitFor("complete applied", async () => ((await getCommand("cmd-slow"))?.status === "completed" ? true : undefined));
