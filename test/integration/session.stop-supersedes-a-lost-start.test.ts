@@ -1,0 +1,45 @@
+/**
+ * A stop that ends its session cancels the session's start still open ('superseded'). The agent
+ * never got the start here (or its answer was lost): re-sent once its lease ran out, it would
+ * reach the agent after the stop had run and bring back a pod for a terminated session. The
+ * agent's next command still gets its lease.
+ */
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
+import { callJson, tokenFor } from "../helpers/http";
+import { agentReadyFor } from "../helpers/ws";
+
+describe("a stop that ends its session", () => {
+  it("cancels the session's start the agent never answered, and the next command's lease starts", async () => {
+    const { socket } = await agentReadyFor("desktop");
+    const token = await tokenFor("xena");
+    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "xena", template: "desktop" } });
+    const startId: string = (await socket.nextFrame()).payload.commandId; // lost: never acked
+    await waitFor("start recorded sent", async () => ((await getCommand(startId))?.status === "sent" ? true : undefined));
+
+    // Another session's start, behind the lost one: once the stop has run it is the agent's head.
+    await callJson("POST", "/api/v1/sessions", 202, { token, body: { user: "xena", template: "desktop" } });
+    const nextId: string = (await socket.nextFrame()).payload.commandId;
+    await waitFor("next start recorded sent", async () => ((await getCommand(nextId))?.status === "sent" ? true : undefined));
+
+    const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
+    expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
+    await query(sql`update agent_commands set lease_expires_at = now() where command_id = ${nextId}`);
+    const beforeComplete = Date.now();
+    socket.send({ type: "ack", payload: { commandId: stopId } });
+    socket.send({ type: "complete", payload: { commandId: stopId, result: { sessionId: name, state: "terminated" } } });
+    await waitFor("stop completed", async () => ((await getCommand(stopId))?.status === "completed" ? true : undefined));
+
+    expect((await getSessionRow(name))?.state).toBe("terminated");
+    const start = await getCommand(startId);
+    expect(start).toMatchObject({ status: "cancelled", error_message: `superseded: the session was stopped by ${stopId}` });
+    const [next] = await query<{ status: string; lease_expires_at: Date }>(
+      sql`select status, lease_expires_at from agent_commands where command_id = ${nextId}`,
+    );
+    expect(next?.status).toBe("sent");
+    // Its ack lease (60 s) starts over when it reaches the head, with a margin for the clocks.
+    expect(new Date(next!.lease_expires_at).getTime()).toBeGreaterThan(beforeComplete + 50_000);
+    socket.close();
+  });
+});
