@@ -1,5 +1,5 @@
--- A stop that ends its session cancels the session's start, hibernate or wake still open
--- ('superseded'). A start whose delivery or answer was lost, re-sent after its lease ran out,
+-- A stop that ends its session cancels the session's start, hibernate or wake still open,
+-- created and last sent before the stop ('superseded'). A start whose delivery or answer was lost, re-sent after its lease ran out,
 -- reached the agent after the user's stop had run, and brought the pod back for a session shown
 -- terminated, with nothing left to stop it. The next command's lease skips the cancelled ones.
 CREATE OR REPLACE FUNCTION finish_agent_command(
@@ -24,7 +24,7 @@ BEGIN
       error_message = CASE WHEN p_status = 'completed' THEN error_message ELSE p_error END,
       updated_at = now(), lease_expires_at = NULL, next_attempt_at = NULL
     WHERE command_id = p_command_id AND agent_id = p_agent_id AND status IN ('pending', 'sent', 'ack')
-    RETURNING id, session_id, action
+    RETURNING id, session_id, action, sent_at, created_at, seq
   ),
   move AS (
     SELECT done.session_id, m.move->'from' AS from_states, coalesce(p_reported_state, m.move->>'to') AS to_state
@@ -50,8 +50,10 @@ BEGIN
   ),
   superseded AS (
     -- A stop that ended its session has run. The agent runs commands one at a time and answers
-    -- them in order, so a start, hibernate or wake of that session still open now is one it lost
-    -- or whose answer was lost: sent again, it would bring back what the stop removed.
+    -- them in order, so a start, hibernate or wake of that session, created before the stop and
+    -- last sent before it (or never), still open now is one it lost or whose answer was lost:
+    -- sent again, it would bring back what the stop removed. One sent again after the stop went
+    -- out is at the agent, behind the stop, and will run: cancelled, its answer would be lost.
     UPDATE agent_commands c SET status = 'cancelled', updated_at = now(), lease_expires_at = NULL,
       next_attempt_at = NULL, error_message = 'superseded: the session was stopped by ' || p_command_id
     FROM done
@@ -59,6 +61,8 @@ BEGIN
       AND (p_status = 'completed' OR EXISTS (SELECT 1 FROM moved WHERE moved.state = 'terminated'))
       AND c.agent_id = p_agent_id AND c.session_id = done.session_id
       AND c.action <> 'stop_session' AND c.status IN ('pending', 'sent', 'ack')
+      AND (c.created_at, c.seq) < (done.created_at, done.seq)
+      AND (c.sent_at IS NULL OR c.sent_at < done.sent_at)
     RETURNING c.id
   ),
   head AS (

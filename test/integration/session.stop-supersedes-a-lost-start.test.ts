@@ -42,4 +42,28 @@ describe("a stop that ends its session", () => {
     expect(new Date(next!.lease_expires_at).getTime()).toBeGreaterThan(beforeComplete + 50_000);
     socket.close();
   });
+
+  it("leaves a start sent again after the stop went out (the agent has it, behind the stop), and a command created after the stop", async () => {
+    const { agent, socket } = await agentReadyFor("desktop");
+    const token = await tokenFor("yuri");
+    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "yuri", template: "desktop" } });
+    const startId: string = (await socket.nextFrame()).payload.commandId;
+    await waitFor("start recorded sent", async () => ((await getCommand(startId))?.status === "sent" ? true : undefined));
+    const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
+    expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
+    socket.send({ type: "ack", payload: { commandId: stopId } });
+    await waitFor("stop acked", async () => ((await getCommand(stopId))?.status === "ack" ? true : undefined));
+    // The start's lease ran out while the agent ran the stop, and it went out again.
+    await query(sql`update agent_commands set sent_at = now() + interval '1 second' where command_id = ${startId}`);
+    const admin = await tokenFor("root", { admin: true });
+    const { commandId: laterId } = await callJson<{ commandId: string }>("POST", `/api/v1/admin/agents/${agent.agentId}/command`, 201, {
+      token: admin,
+      body: { action: "wake_session", sessionId: name },
+    });
+    socket.send({ type: "complete", payload: { commandId: stopId, result: { sessionId: name, state: "terminated" } } });
+    await waitFor("stop completed", async () => ((await getCommand(stopId))?.status === "completed" ? true : undefined));
+    expect((await getCommand(startId))?.status).toBe("sent");
+    expect((await getCommand(laterId))?.status).not.toBe("cancelled");
+    socket.close();
+  });
 });
