@@ -28,12 +28,13 @@ describe("the reconciler's give-up", () => {
     const { agentId } = await makeAgent();
     // k8s-agent registers again before every connect attempt: its row changes, it is not back.
     await query(sql`update agents set status = 'offline', last_heartbeat = now() - interval '11 minutes', updated_at = now() where agent_id = ${agentId}`);
-    await query(sql`insert into sessions (id, user_id, state, agent_id, updated_at) values
-      ('reg-p', 'u', 'pending', ${agentId}, now() - interval '11 minutes'),
-      ('reg-t', 'u', 'terminating', ${agentId}, now() - interval '11 minutes')`);
+    await query(sql`insert into sessions (id, user_id, state, agent_id, updated_at, pod_name, url) values
+      ('reg-p', 'u', 'pending', ${agentId}, now() - interval '11 minutes', '', ''),
+      ('reg-t', 'u', 'terminating', ${agentId}, now() - interval '11 minutes', 'pod-t', '/vnc-t')`);
     const result = await runSweepNow();
     expect(result).toMatchObject({ sessionsFailed: 1, sessionsTerminated: 1 });
     expect((await getSessionRow("reg-p"))?.state).toBe("failed");
-    expect((await getSessionRow("reg-t"))?.state).toBe("terminated");
+    // Ended, it shows no pod.
+    expect(await getSessionRow("reg-t")).toMatchObject({ state: "terminated", pod_name: "", url: "" });
   });
 });

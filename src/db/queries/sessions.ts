@@ -62,6 +62,17 @@ export async function sessionTransition(
   return rows.length > 0;
 }
 
+/**
+ * States in which a session has no pod to show: its pod and VNC url are cleared on the way in
+ * (migration 0014 applies the same rule to the moves of agents' answers).
+ */
+const NO_POD = ["hibernated", "terminated", "failed"];
+const NO_POD_SQL = sql.raw(`(${NO_POD.map((s) => `'${s}'`).join(", ")})`);
+
+function withoutPodIn(to: string): Partial<Pick<SessionRow, "podName" | "url">> {
+  return NO_POD.includes(to) ? { podName: "", url: "" } : {};
+}
+
 /** A session move an ended command implies: from one of `from` to `to`, if its agent still owns it. */
 export type SessionMove = { sessionId: string; agentId: string; from: readonly string[]; to: string };
 
@@ -75,7 +86,9 @@ export async function sessionTransitionsForAgents(db: Queryable, moves: readonly
   const rows = moves.map((m) => ({ session_id: m.sessionId, agent_id: m.agentId, from_states: m.from, to_state: m.to }));
   const moved = await db.execute(sql`update ${sessions} s
     set state = m.to_state, updated_at = now(),
-        terminated_at = case when m.to_state = 'terminated' then now() else s.terminated_at end
+        terminated_at = case when m.to_state = 'terminated' then now() else s.terminated_at end,
+        pod_name = case when m.to_state in ${NO_POD_SQL} then '' else s.pod_name end,
+        url = case when m.to_state in ${NO_POD_SQL} then '' else s.url end
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as m(session_id text, agent_id text, from_states jsonb, to_state text)
     where s.id = m.session_id and s.agent_id = m.agent_id
       and s.state in (select jsonb_array_elements_text(m.from_states))
@@ -94,7 +107,7 @@ export async function sessionTransitionForAgent(
   const terminal = to === "terminated" ? { terminatedAt: sql`now()` } : {};
   const rows = await db
     .update(sessions)
-    .set({ state: to, updatedAt: sql`now()`, ...terminal })
+    .set({ state: to, updatedAt: sql`now()`, ...terminal, ...withoutPodIn(to) })
     .where(and(eq(sessions.id, id), eq(sessions.agentId, agentId), inArray(sessions.state, [...from])))
     .returning({ id: sessions.id });
   return rows.length > 0;
@@ -144,7 +157,7 @@ export async function sessionGiveUpOnAgent(
   limit: number,
 ): Promise<string[]> {
   const rows = await db.execute(sql`with given as (
-      update ${sessions} set state = ${to}, termination_reason = 'agent_unavailable', updated_at = now(),
+      update ${sessions} set state = ${to}, termination_reason = 'agent_unavailable', updated_at = now(), pod_name = '', url = '',
         terminated_at = case when ${to}::text = 'terminated' then now() else terminated_at end
       where id in (select s.id from ${sessions} s left join agents a on a.agent_id = s.agent_id
         where s.state = ${state} and s.updated_at < now() - make_interval(mins => ${minutes})
@@ -175,7 +188,7 @@ export async function sessionEndOrphaned(db: Queryable, minutes: number, limit: 
     limit ${limit} for update skip locked`;
   const rows = await db
     .update(sessions)
-    .set({ state: "terminated", terminationReason: "agent_unavailable", updatedAt: sql`now()`, terminatedAt: sql`now()` })
+    .set({ state: "terminated", terminationReason: "agent_unavailable", updatedAt: sql`now()`, terminatedAt: sql`now()`, ...withoutPodIn("terminated") })
     .where(sql`${sessions.id} in (${orphaned})`)
     .returning({ id: sessions.id });
   return rows.map((r) => r.id);
