@@ -2,25 +2,28 @@
 import { z } from "@hono/zod-openapi";
 import type { StreamingFallback, StreamingRule } from "../db/queries/session-create";
 
-const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535).optional() });
+const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535) });
 
 /**
  * What an admin may store as a manifest: what both agents can read. Unknown keys pass through
  * (they are the template's business); the keys agents and the session create read must have
  * the type they read them as and their exact lower-case camelCase spelling. `{}` stands for the
- * minimal manifest; any other needs `metadata` and `spec`, without which docker-agent refuses it.
+ * minimal manifest; any other needs `metadata` and a `spec` with a `baseImage`, and each port a
+ * `containerPort`: docker-agent refuses a manifest without them, or pulls an image named "" and
+ * publishes port 0 (k8s-agent could fall back to a Template CRD, which this API does not manage).
  */
 export const ManifestSchema = z
   .looseObject({
     metadata: z.looseObject({}).optional(),
     spec: z
       .looseObject({
-        baseImage: z.string().min(1).optional(),
+        baseImage: z.string().min(1),
         ports: z.array(Port).optional(),
         defaultResources: z.looseObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
       })
       .optional(),
   })
+  // Run even when a field failed its type, so one answer names every problem.
   .superRefine((manifest, ctx) => {
     if (Object.keys(manifest).length > 0) {
       for (const key of ["metadata", "spec"] as const) {
@@ -30,7 +33,7 @@ export const ManifestSchema = z
     for (const { path, known } of misspelledKeys(manifest, READ, [])) {
       ctx.addIssue({ code: "custom", path, message: `agents read this key only as "${known}" (spec §1.9)` });
     }
-  });
+  }, { when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value) });
 
 /** The keys agents read, where they read them (a one-element list: each element of a list). */
 type Shape = { [key: string]: Shape | [Shape] | null };

@@ -1,7 +1,7 @@
 /**
  * A template's manifest goes to agents as `templateManifest` and is read by the session create.
  * PUT refuses one they would misread (a key in another case than they read it, spec §1.9), one
- * docker-agent refuses (no metadata or spec), or one that would fail every create of the
+ * docker-agent cannot start (no metadata, baseImage or containerPort), or one that would fail every create of the
  * template (a containerPort that is no port), and stores nothing; what it accepts it stores as
  * given, unknown keys included (labels may be spelled any way).
  */
@@ -27,6 +27,8 @@ describe("a template's manifest", () => {
     ["a capitalised vnc.Port", { metadata: {}, spec: { vnc: { enabled: true, Port: 5900 } } }, "manifest.spec.vnc.Port"],
     ["no metadata", { spec: { baseImage: "img" } }, "manifest.metadata"],
     ["no spec", { metadata: { name: "t" } }, "manifest.spec"],
+    ["no baseImage", { metadata: {}, spec: {} }, "manifest.spec.baseImage"],
+    ["a port without a containerPort", { metadata: {}, spec: { baseImage: "img", ports: [{ name: "vnc" }] } }, "manifest.spec.ports.0.containerPort"],
   ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
     const answer = await put("bad-template", manifest);
     expect(answer.status).toBe(400);
