@@ -23,7 +23,7 @@ const routes = {
     path: "/templates/{name}",
     summary: "Create or replace a template's manifest (lower-case camelCase keys, spec §1.9)",
     request: {
-      params: z.object({ name: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes") }),
+      params: z.object({ name: z.string().min(1).max(63, "at most 63 characters: k8s-agent puts it in a label value").regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "lower-case letters, digits and dashes, starting and ending with a letter or digit") }),
       body: { ...jsonContent(z.object({ manifest: ManifestSchema })), required: true },
     },
     responses: { 200: { description: "Stored", ...jsonContent(TemplateSchema) }, ...errorResponses(400, 401, 403) },

@@ -38,6 +38,15 @@ describe("a template's manifest", () => {
     expect(await stored("bad-template")).toBeUndefined();
   });
 
+  it.each([
+    ["longer than a label value", "t".repeat(64)],
+    ["ending with a dash", "desk-"],
+  ])("is refused under a name %s", async (_what, name) => {
+    const answer = await put(name, {});
+    expect(answer.status).toBe(400);
+    expect(await stored(name)).toBeUndefined();
+  });
+
   it("is stored as given when agents can read it, unknown keys included", async () => {
     const manifest = {
       metadata: { name: "good-template", labels: { Spec: "any case here" } },
