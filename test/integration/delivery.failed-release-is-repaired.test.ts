@@ -5,7 +5,7 @@
  * agent's unacknowledged commands before its next claim (as after a claim whose answer was lost).
  */
 import { sql } from "drizzle-orm";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { CommandDelivery } from "../../src/agent/delivery";
 import { createDb } from "../../src/db/client";
 import { commandClaimPending } from "../../src/db/queries/commands";
@@ -13,7 +13,10 @@ import { createLogger } from "../../src/lib/log";
 import { getCommand, makeAgent, query, testDbOptions } from "../helpers/db";
 import { openPair, testPolicy } from "../helpers/delivery";
 
-describe("a drain whose release fails", () => {
+// Needs a database handle that cannot reach the server beside one that can, in one isolate. On
+// embedded PGlite the unreachable handle's release reached the database (observed; the local
+// proxy's endpoint, which the driver configures process-wide, is the likely cause): skipped there.
+describe.skipIf(!inject("concurrentSessions"))("a drain whose release fails", () => {
   const good = createDb(testDbOptions());
   // Nothing listens on port 1: every statement on this handle fails.
   const unreachable = createDb(testDbOptions({ url: "postgresql://postgres@127.0.0.1:1/nothing" }));
