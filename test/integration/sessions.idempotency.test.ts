@@ -54,14 +54,19 @@ describe("an Idempotency-Key", () => {
     expect((await create("key-3")).status).toBe(202);
   });
 
-  it("works on the admin command endpoint too", async () => {
-    const admin = await tokenFor("root", { admin: true });
-    const send = () =>
+  /** The same admin stop for `sessionId`, under `key`, as the admin `sub`. */
+  const adminStop = async (sub: string, sessionId: string, key: string) => {
+    const token = await tokenFor(sub, { admin: true });
+    return () =>
       call("POST", `/api/v1/admin/agents/${agent.agentId}/command`, {
-        token: admin,
-        body: { action: "stop_session", sessionId: "idem-s" },
-        headers: { "Idempotency-Key": "admin-key-1" },
+        token,
+        body: { action: "stop_session", sessionId },
+        headers: { "Idempotency-Key": key },
       });
+  };
+
+  it("works on the admin command endpoint too", async () => {
+    const send = await adminStop("root", "idem-s", "admin-key-1");
     const first = await send();
     const second = await send();
     expect([first.status, second.status]).toEqual([201, 201]);
@@ -72,13 +77,7 @@ describe("an Idempotency-Key", () => {
 
   it("holds for an admin whose user id is as long as a token may make it", async () => {
     // An admin's sub has no length limit; the scope is that sub plus the route.
-    const admin = await tokenFor("a".repeat(300), { admin: true });
-    const send = () =>
-      call("POST", `/api/v1/admin/agents/${agent.agentId}/command`, {
-        token: admin,
-        body: { action: "stop_session", sessionId: "idem-long" },
-        headers: { "Idempotency-Key": "admin-key-long" },
-      });
+    const send = await adminStop("a".repeat(300), "idem-long", "admin-key-long");
     const first = await send();
     expect(first.status).toBe(201);
     const second = await send();

@@ -1,7 +1,16 @@
+-- A session shows the pod its agent's answer leaves it with. finish_agent_command moved only the
+-- state: after a hibernate the session still showed its VNC url and a pod scaled away, after a
+-- wake the pod from before the hibernate (k8s-agent sends no status for a wake; its complete
+-- names the new pod), and a terminated session its deleted pod. Now a completion that leaves the
+-- session hibernated, terminated or failed clears pod_name and url; one that names a podName
+-- (start, wake) records it, and one leaving it running with a vncPort sets the VNC url, as the
+-- start's status frame does.
+--
 -- A stop that ends its session cancels the session's start, hibernate or wake still open,
--- created and last sent before the stop ('superseded'). A start whose delivery or answer was lost, re-sent after its lease ran out,
--- reached the agent after the user's stop had run, and brought the pod back for a session shown
--- terminated, with nothing left to stop it. The next command's lease skips the cancelled ones.
+-- created and last sent before the stop ('superseded'). A start whose delivery or answer was
+-- lost, re-sent after its lease ran out, reached the agent after the user's stop had run and
+-- brought the pod back for a session shown terminated, with nothing left to stop it. The next
+-- command's lease skips the cancelled ones.
 CREATE OR REPLACE FUNCTION finish_agent_command(
   p_agent_id varchar,
   p_command_id varchar,
