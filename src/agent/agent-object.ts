@@ -415,8 +415,13 @@ export class AgentObject extends DurableObject<Env> {
     if (frame.type === "complete" || frame.type === "failed") await this.#delivery.recordOne(agentId, frame.payload.commandId);
     if (frame.type === "command_error") await this.#delivery.recordOne(agentId, frame.commandId);
     if (frame.type === "command_response") await this.#delivery.recordPushed(agentId);
-    await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
+    const queued = await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     if (frame.type === "ack") this.#delivery.answered(frame.payload.commandId);
+    if (queued) {
+      this.#log(agentId).warn("a start or wake ran after its session was stopped: stopping it again", { commandId: queued });
+      // The sweep would send it too, a minute or so later; the pod runs until then.
+      if (this.#current()) await this.#delivery.drain(agentId);
+    }
   }
 
   /** Only the current socket's close marks the agent offline (checklist 25). */

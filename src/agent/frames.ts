@@ -14,26 +14,29 @@ import type { AgentFrame } from "./protocol";
 /** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
 export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }>;
 
-/** Applies one parsed frame from `agentId`. Frames naming other agents' rows change nothing. */
+/**
+ * Applies one parsed frame from `agentId`. Frames naming other agents' rows change nothing.
+ * Returns the id of a command the frame queued for the agent (a stop, see commandFinishByAgent),
+ * for the caller to send.
+ */
 export async function applyAgentFrame(
   db: Db,
   agentId: string,
   frame: WorkFrame,
   policy: LeaseSettings,
-): Promise<void> {
+): Promise<string | null> {
   switch (frame.type) {
     case "ack":
       await commandAck(db, agentId, frame.payload.commandId, policy.runLeaseSeconds);
-      return;
+      return null;
     case "complete":
-      await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null, policy);
-      return;
+      return (await complete(db, agentId, frame.payload.commandId, frame.payload.result ?? null, policy)).stopQueued;
     case "failed":
       await fail(db, agentId, frame.payload.commandId, frame.payload.error, policy);
-      return;
+      return null;
     case "command_error":
       await fail(db, agentId, frame.commandId, frame.error, policy);
-      return;
+      return null;
     case "command_response": {
       // docker-agent names the session, not the command: it runs commands one at a time, so the
       // oldest command of that session still in flight is the one it answers. A success names the
@@ -41,10 +44,11 @@ export async function applyAgentFrame(
       // meanwhile (cancelled, say) must not settle the next one, of another action.
       const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
       const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
-      if (!cmd) return;
+      if (!cmd) return null;
       if (frame.success) {
         const state = frame.status ?? "";
-        await complete(db, agentId, cmd.commandId, { sessionId: frame.sessionId, state, container: frame.container ?? null }, policy);
+        const result = { sessionId: frame.sessionId, state, container: frame.container ?? null };
+        return (await complete(db, agentId, cmd.commandId, result, policy)).stopQueued;
       } else {
         const error = frame.error ?? "command failed";
         if (cmd.action === "stop_session" && NO_CONTAINER.test(error)) {
@@ -53,11 +57,11 @@ export async function applyAgentFrame(
           await fail(db, agentId, cmd.commandId, error, policy);
         }
       }
-      return;
+      return null;
     }
     case "status": {
       const p = frame.payload;
-      if (!isReportableState(p.state)) return;
+      if (!isReportableState(p.state)) return null;
       const vncReady = p.vncReady === true && (p.vncPort ?? 0) > 0;
       const update = {
         sessionId: p.sessionId,
@@ -67,7 +71,7 @@ export async function applyAgentFrame(
         url: vncReady ? `/api/v1/sessions/${p.sessionId}/vnc` : "",
       };
       await sessionApplyAgentStatus(db, agentId, update, statusMayNotMove(p.state));
-      return;
+      return null;
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * An agent's `complete` or `failed` as one call of finish_agent_command (migrations/0005), a
+ * An agent's `complete` or `failed` as one call of finish_agent_command (migrations/0015), a
  * single statement whose plan the server caches. Apart from commands.ts because it also moves
  * the session: the one write every command ends with.
  */
@@ -30,7 +30,7 @@ export async function commandFinishByAgent(
   outcome: AgentOutcome,
   session: { moves: SessionMoves; reportedState: string | null },
   lease: LeaseSettings,
-): Promise<boolean> {
+): Promise<FinishOutcome> {
   const completed = outcome.status === "completed";
   const [row] = await finish(db, {
     agentId,
@@ -42,8 +42,14 @@ export async function commandFinishByAgent(
     reportedState: session.reportedState,
     ...lease,
   });
-  return row?.["finished"] === true;
+  const answer = row?.["outcome"] as { finished?: unknown; stopQueued?: unknown } | undefined;
+  return {
+    finished: answer?.finished === true,
+    stopQueued: typeof answer?.stopQueued === "string" ? answer.stopQueued : null,
+  };
 }
+
+export type FinishOutcome = { finished: boolean; stopQueued: string | null };
 
 type FinishValues = {
   agentId: string;
@@ -60,5 +66,5 @@ type FinishValues = {
 const finish = compiled<FinishValues>(
   (_db, p) => sql`select finish_agent_command(
     ${p.agentId}, ${p.commandId}, ${p.status}, ${p.result}::jsonb, ${p.error}::text,
-    ${p.moves}::jsonb, ${p.reportedState}::text, ${p.ackLeaseSeconds}::float8, ${p.runLeaseSeconds}::float8) as finished`,
+    ${p.moves}::jsonb, ${p.reportedState}::text, ${p.ackLeaseSeconds}::float8, ${p.runLeaseSeconds}::float8) as outcome`,
 );

@@ -1,0 +1,122 @@
+-- A start or wake the agent reports as run, for a session already terminated, queues a stop of
+-- that session for the same agent (unless one is open). The agent ran it after the user's stop:
+-- a start sent again after its lease ran out, which reached the agent behind the stop (the
+-- superseding of migration 0014 leaves that one, since the agent will run it), or one a stop
+-- superseded that the agent had after all. Its pod is back for a session shown terminated, and
+-- nothing else would remove it. Also when the start had failed or expired here meanwhile.
+--
+-- The function answers {"finished": bool, "stopQueued": command id or null}, so the agent's
+-- object sends the new stop at once instead of at the next sweep. A different return type needs
+-- the function dropped first; the migration runs in one transaction, so no caller sees it absent.
+-- A Worker deployed before this reads no "finished" out of the answer and ignores it, as it did.
+DROP FUNCTION finish_agent_command(varchar, varchar, text, jsonb, text, jsonb, text, float8, float8);
+--> statement-breakpoint
+CREATE FUNCTION finish_agent_command(
+  p_agent_id varchar,
+  p_command_id varchar,
+  p_status text,
+  p_result jsonb,
+  p_error text,
+  p_moves jsonb,
+  p_reported_state text,
+  p_ack_lease_seconds float8,
+  p_run_lease_seconds float8
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  finished integer;
+  stop_queued varchar;
+BEGIN
+  WITH done AS (
+    UPDATE agent_commands SET
+      status = p_status,
+      completed_at = CASE WHEN p_status = 'completed' THEN now() ELSE completed_at END,
+      result = CASE WHEN p_status = 'completed' THEN p_result ELSE result END,
+      error_message = CASE WHEN p_status = 'completed' THEN error_message ELSE p_error END,
+      updated_at = now(), lease_expires_at = NULL, next_attempt_at = NULL
+    WHERE command_id = p_command_id AND agent_id = p_agent_id AND status IN ('pending', 'sent', 'ack')
+    RETURNING id, session_id, action, sent_at, created_at, seq
+  ),
+  move AS (
+    SELECT done.session_id, m.move->'from' AS from_states, coalesce(p_reported_state, m.move->>'to') AS to_state
+    FROM done CROSS JOIN LATERAL (SELECT p_moves -> done.action AS move) m
+    WHERE m.move IS NOT NULL AND done.session_id IS NOT NULL
+  ),
+  moved AS (
+    UPDATE sessions s SET state = move.to_state, updated_at = now(),
+      terminated_at = CASE WHEN move.to_state = 'terminated' THEN now() ELSE s.terminated_at END,
+      pod_name = CASE
+        WHEN move.to_state IN ('hibernated', 'terminated', 'failed') THEN ''
+        WHEN jsonb_typeof(p_result->'podName') = 'string' THEN left(p_result->>'podName', 255)
+        ELSE s.pod_name END,
+      url = CASE
+        WHEN move.to_state IN ('hibernated', 'terminated', 'failed') THEN ''
+        WHEN move.to_state = 'running' AND jsonb_typeof(p_result->'vncPort') = 'number' AND (p_result->>'vncPort')::numeric > 0
+          THEN '/api/v1/sessions/' || s.id || '/vnc'
+        ELSE s.url END
+    FROM move
+    WHERE s.id = move.session_id AND s.agent_id = p_agent_id
+      AND s.state IN (SELECT jsonb_array_elements_text(move.from_states))
+    RETURNING s.id, s.state
+  ),
+  superseded AS (
+    -- A stop that ended its session has run. The agent runs commands one at a time and answers
+    -- them in order, so a start, hibernate or wake of that session, created before the stop and
+    -- last sent before it (or never), still open now is one it lost or whose answer was lost:
+    -- sent again, it would bring back what the stop removed. One sent again after the stop went
+    -- out is at the agent, behind the stop, and will run: cancelled, its answer would be lost.
+    UPDATE agent_commands c SET status = 'cancelled', updated_at = now(), lease_expires_at = NULL,
+      next_attempt_at = NULL, error_message = 'superseded: the session was stopped by ' || p_command_id
+    FROM done
+    WHERE done.action = 'stop_session' AND done.session_id IS NOT NULL
+      AND (p_status = 'completed' OR EXISTS (SELECT 1 FROM moved WHERE moved.state = 'terminated'))
+      AND c.agent_id = p_agent_id AND c.session_id = done.session_id
+      AND c.action <> 'stop_session' AND c.status IN ('pending', 'sent', 'ack')
+      AND (c.created_at, c.seq) < (done.created_at, done.seq)
+      AND (c.sent_at IS NULL OR c.sent_at < done.sent_at)
+    RETURNING c.id
+  ),
+  head AS (
+    SELECT c.id, c.status FROM agent_commands c
+    WHERE c.agent_id = p_agent_id AND c.status IN ('sent', 'ack')
+      AND c.id NOT IN (SELECT id FROM done) AND c.id NOT IN (SELECT id FROM superseded)
+    ORDER BY c.created_at, c.seq LIMIT 1
+  ),
+  relet AS (
+    -- docker agents never ack: their head command gets the run lease (see sentLeaseSeconds).
+    UPDATE agent_commands c
+    SET lease_expires_at = now() + make_interval(secs => CASE
+      WHEN (SELECT a.platform FROM agents a WHERE a.agent_id = p_agent_id) = 'docker' THEN p_run_lease_seconds
+      ELSE p_ack_lease_seconds END)
+    WHERE c.id = (SELECT id FROM head WHERE status = 'sent') AND EXISTS (SELECT 1 FROM done)
+    RETURNING c.id
+  ),
+  ran_late AS (
+    -- The start or wake this answer reports as run, unless it had completed already (a repeat):
+    -- still open (then finished above) or ended here meanwhile (superseded, failed, expired).
+    -- Rows as they were before this statement.
+    SELECT c.session_id FROM agent_commands c
+    WHERE p_status = 'completed' AND c.command_id = p_command_id AND c.agent_id = p_agent_id
+      AND c.action IN ('start_session', 'wake_session') AND c.status <> 'completed' AND c.session_id IS NOT NULL
+  ),
+  restop AS (
+    -- Sent like the stop that ended the session: its attempts, and a deadline as far off.
+    INSERT INTO agent_commands (command_id, agent_id, session_id, action, payload, status, max_attempts, expires_at)
+    SELECT 'cmd-' || gen_random_uuid(), p_agent_id, s.id, 'stop_session',
+      jsonb_build_object('sessionId', s.id, 'namespace', coalesce(nullif(s.namespace, ''), 'streamspace')),
+      'pending', coalesce(last_stop.max_attempts, 5), now() + (last_stop.expires_at - last_stop.created_at)
+    FROM ran_late JOIN sessions s ON s.id = ran_late.session_id AND s.state = 'terminated'
+    LEFT JOIN LATERAL (
+      SELECT l.max_attempts, l.expires_at, l.created_at FROM agent_commands l
+      WHERE l.session_id = s.id AND l.action = 'stop_session'
+      ORDER BY l.created_at DESC, l.seq DESC LIMIT 1
+    ) last_stop ON true
+    WHERE NOT EXISTS (
+      SELECT 1 FROM agent_commands o
+      WHERE o.agent_id = p_agent_id AND o.session_id = s.id AND o.action = 'stop_session' AND o.status IN ('pending', 'sent', 'ack')
+    )
+    RETURNING command_id
+  )
+  SELECT (SELECT count(*) FROM done), (SELECT command_id FROM restop) INTO finished, stop_queued;
+  RETURN jsonb_build_object('finished', finished > 0, 'stopQueued', stop_queued);
+END
+$$;
