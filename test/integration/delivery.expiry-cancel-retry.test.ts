@@ -35,6 +35,17 @@ describe("command deadlines, cancellation and retry", () => {
     expect(created.name).toBeTruthy();
   });
 
+  it("end a command put back after its lease ran out past its deadline expired, saying it was delivered but never answered", async () => {
+    const { agentId } = await makeAgent();
+    // Acknowledged 15 min ago and never answered: its run lease and its deadline both ran out.
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, lease_expires_at, created_at, expires_at)
+      values ('cmd-unanswered', ${agentId}, 'wake_session', 'ack', 1, now() - interval '15 minutes', now() - interval '1 second',
+        now() - interval '15 minutes', now() - interval '2 seconds')`);
+    const swept = await runSweepNow();
+    expect(swept).toMatchObject({ redelivering: 1, expired: 1 });
+    expect(await getCommand("cmd-unanswered")).toMatchObject({ status: "expired", error_message: "deadline passed with no answer after 1 deliveries" });
+  });
+
   it("cancel an unfinished command; the agent's late answer then changes nothing; a finished one answers 409", async () => {
     const admin = await tokenFor("root", { admin: true });
     const { agentId, apiKey } = await makeAgent();

@@ -331,7 +331,9 @@ export async function commandInFlightForSession(
 }
 
 /** Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished. */
-export async function commandCancel(db: Queryable, commandId: string): Promise<CommandRow | undefined> {
+export async function commandCancel(db: Queryable, commandId: string): Promise<CancelledCommand | undefined> {
+  // A subquery sees the row as it was before this statement: the lease the cancel ends.
+  const leaseBefore = sql<Date | null>`(select prior.lease_expires_at from agent_commands prior where prior.id = agent_commands.id)`;
   const [row] = await db
     .update(agentCommands)
     .set({
@@ -342,18 +344,23 @@ export async function commandCancel(db: Queryable, commandId: string): Promise<C
       nextAttemptAt: null,
     })
     .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, OPEN_STATUSES)))
-    .returning();
+    .returning({ ...getTableColumns(agentCommands), leaseBefore: leaseBefore.mapWith(agentCommands.leaseExpiresAt) });
   return row;
 }
 
+export type CancelledCommand = CommandRow & { leaseBefore: Date | null };
+
 /**
  * After `cancelled` left its agent's queue: the agent's oldest unfinished command, if it is `sent`
- * and was behind the cancelled one, has just reached the head, and its lease starts now, as
+ * and was behind the cancelled one, has just reached the head, and its lease starts over, as
  * finish_agent_command's relet does for a command the agent finished (migration 0005). Sent in
  * the same batch, its lease would otherwise have run since the batch went out, and the sweep
- * would send it again while the agent still works on the command ahead of it.
+ * would send it again while the agent still works on the command ahead of it. That work goes on
+ * after a cancel (nothing tells the agent to stop it), so the new lease starts when the cancelled
+ * command's would have ended: otherwise a cancelled start the agent runs for minutes gets the
+ * command behind it sent again every minute until its attempts run out.
  */
-export async function commandReletAfter(db: Queryable, cancelled: CommandRow, lease: LeaseSettings): Promise<void> {
+export async function commandReletAfter(db: Queryable, cancelled: CancelledCommand, lease: LeaseSettings): Promise<void> {
   if (!cancelled.agentId) return;
   const head = db
     .select({ id: agentCommands.id })
@@ -363,7 +370,10 @@ export async function commandReletAfter(db: Queryable, cancelled: CommandRow, le
     .limit(1);
   await db
     .update(agentCommands)
-    .set({ leaseExpiresAt: sql`now() + make_interval(secs => ${sentLeaseSeconds(cancelled.agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})` })
+    .set({
+      leaseExpiresAt: sql`greatest(now(), ${cancelled.leaseBefore}::timestamptz) +
+        make_interval(secs => ${sentLeaseSeconds(cancelled.agentId, lease.ackLeaseSeconds, lease.runLeaseSeconds)})`,
+    })
     .where(
       and(
         eq(agentCommands.id, head),
@@ -373,7 +383,12 @@ export async function commandReletAfter(db: Queryable, cancelled: CommandRow, le
     );
 }
 
-/** Operator retry of a failed or expired command: pending again, attempts from zero, new deadline. */
+/**
+ * Operator retry of a failed or expired command: pending again, attempts from zero, new deadline,
+ * and at the back of its agent's queue, as a new command would be. Kept in its old place, it
+ * would go out behind what the agent runs now yet be judged as the agent's head, and sent again
+ * every ack lease while the agent was busy with newer work.
+ */
 export async function commandRetry(
   db: Queryable,
   commandId: string,
@@ -391,6 +406,7 @@ export async function commandRetry(
       leaseExpiresAt: null,
       nextAttemptAt: null,
       expiresAt,
+      createdAt: sql`clock_timestamp()`,
       updatedAt: sql`now()`,
     })
     .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, ["failed", "expired"])))
@@ -485,7 +501,9 @@ export async function commandExpireDeadlines(db: Queryable, limit: number): Prom
     .update(agentCommands)
     .set({
       status: "expired",
-      errorMessage: "deadline passed before the command could be delivered",
+      // One re-queued after its lease ran out was delivered, but never answered.
+      errorMessage: sql`case when ${agentCommands.attempts} = 0 then 'deadline passed before the command could be delivered'
+        else 'deadline passed with no answer after ' || ${agentCommands.attempts} || ' deliveries' end`,
       nextAttemptAt: null,
       updatedAt: sql`now()`,
     })
