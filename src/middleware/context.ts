@@ -9,7 +9,7 @@ import { readConfig } from "../env";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
 import { AppError } from "../errors";
-import { containsNul } from "../lib/text";
+import { MAX_JSON_DEPTH, containsNul, jsonDepth } from "../lib/text";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
@@ -23,7 +23,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("log", createLogger({ requestId }));
     const config = readConfig(c.env);
     c.set("config", config);
-    await rejectNul(c.req);
+    await rejectUnstorable(c.req);
     const handle = createDb(dbOptions(config));
     c.set("db", handle.db);
     try {
@@ -38,10 +38,11 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * Refuses a path, query or body carrying NUL (see lib/text.ts) with a 400. The body is read
- * through Hono's cache, so the route's validator and the idempotency hash reuse this read.
+ * Refuses with a 400 a path, query or body carrying NUL, and a body nesting deeper than
+ * MAX_JSON_DEPTH (see lib/text.ts). The body is read through Hono's cache, so the route's
+ * validator and the idempotency hash reuse this read.
  */
-async function rejectNul(request: HonoRequest): Promise<void> {
+async function rejectUnstorable(request: HonoRequest): Promise<void> {
   let url: string;
   try {
     url = decodeURIComponent(request.url);
@@ -51,6 +52,11 @@ async function rejectNul(request: HonoRequest): Promise<void> {
   const body = request.raw.body && request.method !== "GET" ? await readBody(request) : "";
   if (containsNul(url) || containsNul(body)) {
     throw new AppError("bad_request", "Bad request", "The request contains a NUL character, which cannot be stored.");
+  }
+  if (jsonDepth(body) > MAX_JSON_DEPTH) {
+    throw new AppError("bad_request", "Bad request", `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} deep.`, {
+      limit: MAX_JSON_DEPTH,
+    });
   }
 }
 
