@@ -126,6 +126,23 @@ export function isTransientConflict(err: unknown): boolean {
   return code === "40001" || code === "40P01";
 }
 
+/**
+ * True when Postgres cancelled the statement and rolled its transaction back: a statement or lock
+ * timeout set on the role or the database, or an operator's pg_cancel_backend. Nothing was
+ * written, and the same work retried normally goes through.
+ */
+export function isCancelledByPostgres(err: unknown): boolean {
+  const code = sqlState(err);
+  return code === "57014" || code === "55P03";
+}
+
+/** Why Postgres rolled work back that is worth retrying as it is, or undefined if it did not. */
+export function retryableRollback(err: unknown): string | undefined {
+  if (isTransientConflict(err)) return "rolled back by concurrent work";
+  if (isCancelledByPostgres(err)) return "cancelled by Postgres (a timeout or an operator)";
+  return undefined;
+}
+
 /** True when the error is Postgres refusing a row for the foreign key `constraint` (23503). */
 export function isForeignKeyViolation(err: unknown, constraint: string): boolean {
   const pg = postgresError(err);
@@ -173,6 +190,13 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
     // sweep, say): Postgres rolled this request back; a retry normally goes through.
     c.get("log")?.warn("rolled back by a concurrent transaction", { err });
     appError = new AppError("unavailable", "Conflict with concurrent work", "The request collided with concurrent work and was rolled back; nothing was written. Retry it.");
+  } else if (isCancelledByPostgres(err)) {
+    c.get("log")?.warn("statement cancelled by Postgres", { err });
+    appError = new AppError(
+      "unavailable",
+      "Statement cancelled",
+      "Postgres cancelled a statement of this request (a statement or lock timeout, or an operator) and rolled it back; nothing was written. Retry it.",
+    );
   } else if (sqlState(err) === "23503") {
     // A row the request refers to was deleted since it was read (its agent, say).
     c.get("log")?.warn("referenced row removed meanwhile", { err });

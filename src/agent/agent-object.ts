@@ -14,7 +14,7 @@ import { agentMarkOffline, agentMarkOnline } from "../db/queries/agents";
 import { commandClaimPending, commandRequeueAndClaim } from "../db/queries/commands";
 import type { ClaimedCommand } from "../db/queries/commands";
 import { readConfig } from "../env";
-import { isDatabaseUnavailable, isTransientConflict } from "../errors";
+import { isDatabaseUnavailable, retryableRollback } from "../errors";
 import { deliveryPolicy } from "../lib/delivery-policy";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
 import { newRequestId } from "../lib/ids";
@@ -355,9 +355,11 @@ export class AgentObject extends DurableObject<Env> {
     try {
       await this.#apply(agentId, frame);
     } catch (err) {
-      // An outage, or a deadlock with concurrent work (the same write retried goes through).
-      if (!isDatabaseUnavailable(err) && !isTransientConflict(err)) throw err;
-      const why = isTransientConflict(err) ? "rolled back by concurrent work" : "database unavailable";
+      // An outage, or work Postgres rolled back that goes through when retried (a deadlock, a
+      // statement timeout).
+      const rolledBack = retryableRollback(err);
+      if (!isDatabaseUnavailable(err) && !rolledBack) throw err;
+      const why = rolledBack ?? "database unavailable";
       this.#log(agentId).warn(`${why}: frame kept for retry`, { type: frame.type, err });
       this.#outbox.keep(agentId, frame);
       await this.#scheduleRetry();
@@ -384,9 +386,10 @@ export class AgentObject extends DurableObject<Env> {
         await this.#apply(row.agentId, row.frame);
         applied++;
       } catch (err) {
-        if (isDatabaseUnavailable(err) || isTransientConflict(err)) {
+        const rolledBack = retryableRollback(err);
+        if (isDatabaseUnavailable(err) || rolledBack) {
           const retry = await this.#scheduleRetry();
-          const why = isTransientConflict(err) ? "rolled back by concurrent work" : "database unavailable";
+          const why = rolledBack ?? "database unavailable";
           this.#log(row.agentId).warn(`${why}: kept frames wait for the next retry`, { err, kept: this.#outbox.size(), ...retry });
           return false;
         }
