@@ -156,7 +156,12 @@ export function agentRoutes() {
     const headers = new Headers(c.req.raw.headers);
     headers.set(AGENT_ID_HEADER, agentId);
     headers.set(AUTHORIZED_AT_HEADER, String(c.var.agent.authorizedAt));
-    return getAgentStub(c.env, agentId).fetch(new Request(c.req.raw.url, { headers }));
+    const res = await getAgentStub(c.env, agentId).fetch(new Request(c.req.raw.url, { headers }));
+    if (res.webSocket) return res;
+    // The object refused the upgrade: its words, in the shape every error has.
+    const reason = await res.text();
+    if (res.status === 403) throw new AppError("forbidden", "Credentials revoked", reason, { agentId });
+    throw new AppError("internal", "Internal server error", `The agent's object refused the upgrade: ${res.status} ${reason}`);
   });
 
   return app;

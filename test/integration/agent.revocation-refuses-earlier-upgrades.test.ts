@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { AGENT_ID_HEADER, AUTHORIZED_AT_HEADER, REVOCATION_CLOCK_MARGIN_MS } from "../../src/agent/agent-object";
 import { getAgentStub } from "../../src/agent/stub";
 import { makeAgent } from "../helpers/db";
-import { callJson, tokenFor } from "../helpers/http";
+import { call, callJson, tokenFor } from "../helpers/http";
 import { connectAgent, settle } from "../helpers/ws";
 
 function upgrade(agentId: string, authorizedAt: number): Request {
@@ -38,5 +38,15 @@ describe("an agent's revoked credentials", () => {
     fresh.webSocket!.accept();
     fresh.webSocket!.close(1000, "done");
     await settle(agentId);
+  });
+
+  it("answer a connect refused so through the Worker with the JSON error shape", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    // A revocation a minute ahead: any connect authorized now is refused, however slow the machine.
+    await getAgentStub(env, agentId).disconnect("revoked for the test", Date.now() + 60_000);
+    const res = await call("GET", `/api/v1/agents/connect?agent_id=${agentId}`, { headers: { Upgrade: "websocket", "X-Agent-API-Key": apiKey } });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+    expect(await res.json()).toMatchObject({ error: "Credentials revoked", code: "forbidden", agentId, details: expect.stringMatching(/revoked/) });
   });
 });
