@@ -187,6 +187,8 @@ export function adminAgentRoutes() {
       const agent = getAgentStub(c.env, agent_id);
       if (hadKey) await agent.disconnect("API key rotated");
       const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
+      // Deleted since it was read: the key would be stored nowhere.
+      if (!createdAt) throw agentNotFound(agent_id);
       // The time the change committed: a connect authorized since read the new key.
       if (hadKey) afterResponse(c, agent.disconnect("API key rotated", Date.now()), "disconnect after key rotation failed");
       return c.json(

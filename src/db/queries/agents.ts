@@ -141,14 +141,14 @@ export async function agentDelete(db: Queryable, agentId: string): Promise<boole
   return rows.length > 0;
 }
 
-/** Stores a new key hash; returns its creation time. */
-export async function agentSetKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<Date> {
+/** Stores a new key hash; returns its creation time, or undefined when there is no such agent (deleted since it was read). */
+export async function agentSetKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<Date | undefined> {
   const [row] = await db
     .update(agents)
     .set({ apiKeyHash, apiKeyCreatedAt: sql`now()`, updatedAt: sql`now()` })
     .where(eq(agents.agentId, agentId))
     .returning({ createdAt: agents.apiKeyCreatedAt });
-  return row?.createdAt ?? new Date();
+  return row ? (row.createdAt ?? new Date()) : undefined;
 }
 
 /** The HTTP heartbeat (spec §5.5): sets the reported status, which may be `draining`. */
