@@ -5,6 +5,7 @@
 import type { Db } from "../db/client";
 import { commandCountForSession, commandInsert } from "../db/queries/commands";
 import { sessionGetById, sessionLock, sessionTransition } from "../db/queries/sessions";
+import type { StatesFrom } from "../db/queries/sessions";
 import type { CommandRow, SessionRow } from "../db/schema";
 import { transaction } from "../db/transaction";
 import { AppError } from "../errors";
@@ -14,9 +15,11 @@ import { newCommandId } from "../lib/ids";
 
 type Action = "stop_session" | "hibernate_session" | "wake_session";
 
-const RULES: Record<Action, { from: readonly string[]; to: string; wrongState: (s: SessionRow) => AppError }> = {
+const RULES: Record<Action, { from: StatesFrom; to: string; wrongState: (s: SessionRow) => AppError }> = {
   stop_session: {
-    from: ["pending", "running", "hibernating", "hibernated", "waking", "failed"],
+    // Any state but these (spec §5.2), NULL or one only an import leaves ("starting") included:
+    // such a session would otherwise have no way to end.
+    from: { not: ["terminating", "terminated"] },
     to: "terminating",
     wrongState: (s) =>
       new AppError("conflict", "Session already terminating", `Session is already in ${s.state} state`),
@@ -64,7 +67,7 @@ export async function requestSessionAction(
   }
   const rule = RULES[action];
   const stopAgain = action === "stop_session" && session.state === "terminating";
-  if (!rule.from.includes(session.state ?? "") && !stopAgain) throw rule.wrongState(session);
+  if (!mayMove(rule.from, session.state) && !stopAgain) throw rule.wrongState(session);
 
   return transaction(db, async (tx) => {
     if (stopAgain) {
@@ -92,4 +95,8 @@ export async function requestSessionAction(
     });
     return { session: { ...session, state: rule.to }, command };
   });
+}
+
+function mayMove(from: StatesFrom, state: string | null): boolean {
+  return "not" in from ? state === null || !from.not.includes(state) : state !== null && from.includes(state);
 }

@@ -1,5 +1,5 @@
 /** Named queries for `sessions`. */
-import { and, desc, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, notInArray, or, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { sessions } from "../schema";
 import type { SessionRow } from "../schema";
@@ -44,23 +44,28 @@ export async function sessionList(db: Queryable, filter: SessionListFilter): Pro
 }
 
 /**
- * Moves a session to `to` only while it is in one of `from`; returns false when another
- * request changed it first (the caller answers 409).
+ * Moves a session to `to` only while it is in one of `from` (given `{ not }`, in none of those);
+ * returns false when another request changed it first (the caller answers 409).
  */
 export async function sessionTransition(
   db: Queryable,
   id: string,
-  from: readonly string[],
+  from: StatesFrom,
   to: string,
   extra: Partial<Pick<SessionRow, "terminatedAt" | "terminationReason">> = {},
 ): Promise<boolean> {
+  const guard =
+    "not" in from ? or(isNull(sessions.state), notInArray(sessions.state, [...from.not])) : inArray(sessions.state, [...from]);
   const rows = await db
     .update(sessions)
     .set({ state: to, updatedAt: sql`now()`, ...extra })
-    .where(and(eq(sessions.id, id), inArray(sessions.state, [...from])))
+    .where(and(eq(sessions.id, id), guard))
     .returning({ id: sessions.id });
   return rows.length > 0;
 }
+
+/** The states a move may start from: these, or any (NULL too) but these. */
+export type StatesFrom = readonly string[] | { not: readonly string[] };
 
 /**
  * States in which a session has no pod to show: its pod and VNC url are cleared on the way in
