@@ -10,7 +10,7 @@ const MAX_SESSIONS = 1_000_000;
 
 export const CapacitySchema = z
   .object({
-    maxSessions: z.number().int().optional(),
+    maxSessions: z.number().int().nullish(),
     cpu: z.unknown().optional(),
     memory: z.unknown().optional(),
     storage: z.unknown().optional(),

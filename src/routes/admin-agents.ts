@@ -37,8 +37,9 @@ const KeyIssued = z.object({
 const SendCommandBody = z
   .object({
     action: z.enum(ACTIONS),
-    sessionId: z.string().max(255).optional(),
-    payload: z.record(z.string(), z.unknown()).optional(),
+    // null is absent, as in the original's decoder.
+    sessionId: z.string().max(255).nullish(),
+    payload: z.record(z.string(), z.unknown()).nullish(),
   })
   .openapi("SendCommandRequest");
 

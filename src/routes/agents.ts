@@ -17,9 +17,10 @@ const RegisterBody = z
   .object({
     agentId: z.string().min(3).max(100),
     platform: z.enum(["kubernetes", "docker", "vm", "cloud"]),
-    region: z.string().min(2).max(50).optional(),
-    capacity: CapacitySchema.optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    // null is absent, as in the original's decoder.
+    region: z.string().min(2).max(50).nullish(),
+    capacity: CapacitySchema.nullish(),
+    metadata: z.record(z.string(), z.unknown()).nullish(),
   })
   .openapi("AgentRegistration");
 
@@ -45,7 +46,7 @@ const HeartbeatBody = z
   .object({
     status: z.enum(["online", "draining"]),
     activeSessions: z.number().int().min(0),
-    capacity: CapacitySchema.optional(),
+    capacity: CapacitySchema.nullish(),
   })
   .openapi("AgentHttpHeartbeat");
 
@@ -127,7 +128,7 @@ export function agentRoutes() {
     }
     requireApproved(c.var.agent);
     const body = c.req.valid("json");
-    const row = await agentRecordHttpHeartbeat(c.var.db, agent_id, body.status, body.capacity);
+    const row = await agentRecordHttpHeartbeat(c.var.db, agent_id, body.status, body.capacity ?? undefined);
     if (!row) throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
     return c.json(
       {

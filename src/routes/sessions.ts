@@ -15,18 +15,19 @@ import type { SessionJson } from "../views/session";
 import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
 
+// Optional fields may be null, which the original's decoder took as absent (so do clients).
 const CreateSessionBody = z
   .object({
     user: z.string().min(1).max(100),
-    template: z.string().min(1).max(255).optional(),
-    applicationId: z.string().optional(),
+    template: z.string().min(1).max(255).nullish(),
+    applicationId: z.string().nullish(),
     resources: z
-      .object({ memory: z.string().max(50).optional(), cpu: z.string().max(50).optional() })
-      .optional(),
-    persistentHome: z.boolean().optional(),
-    idleTimeout: z.string().max(50).optional(),
-    maxSessionDuration: z.string().max(50).optional(),
-    tags: z.array(z.string().max(100)).max(50).optional(),
+      .object({ memory: z.string().max(50).nullish(), cpu: z.string().max(50).nullish() })
+      .nullish(),
+    persistentHome: z.boolean().nullish(),
+    idleTimeout: z.string().max(50).nullish(),
+    maxSessionDuration: z.string().max(50).nullish(),
+    tags: z.array(z.string().max(100)).max(50).nullish(),
   })
   .openapi("CreateSessionRequest");
 

@@ -15,11 +15,12 @@ import { STREAMING_BY_IMAGE, STREAMING_FALLBACK, minimalManifest } from "./manif
 export type CreateSessionInput = {
   user: string;
   template: string;
-  resources?: { memory?: string | undefined; cpu?: string | undefined } | undefined;
-  persistentHome?: boolean | undefined;
-  idleTimeout?: string | undefined;
-  maxSessionDuration?: string | undefined;
-  tags?: string[] | undefined;
+  /** Null is absent, as in the original's decoder. */
+  resources?: { memory?: string | null | undefined; cpu?: string | null | undefined } | null | undefined;
+  persistentHome?: boolean | null | undefined;
+  idleTimeout?: string | null | undefined;
+  maxSessionDuration?: string | null | undefined;
+  tags?: string[] | null | undefined;
 };
 
 export const DEFAULT_MEMORY = "2Gi";
