@@ -2,8 +2,8 @@
  * Finished commands are kept for the retention period, so the admin command list is paged as the
  * session list is: newest first, at most `limit` (100 by default) to a page, the next page asked
  * for with `after` = the previous page's `next`. Pages neither repeat nor skip a command, commands
- * created in the same instant included (insertion order breaks the tie); an imported command
- * without `created_at` comes last.
+ * created in the same instant included (insertion order breaks the tie); a command whose
+ * `created_at` an update set NULL comes last (an insert cannot leave it NULL: migration 0016).
  */
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -18,14 +18,15 @@ describe("the admin command list", () => {
   beforeAll(async () => {
     admin = await tokenFor("root", { admin: true });
     ({ agentId } = await makeAgent());
-    // Inserted oldest first; c-3 and c-4 in the same instant (c-4 second), c-0 imported without a time.
+    // Inserted oldest first; c-3 and c-4 in the same instant (c-4 second), c-0's time set NULL after.
     await query(sql`insert into agent_commands (command_id, agent_id, action, status, created_at) values
-      ('c-0', ${agentId}, 'stop_session', 'completed', null),
+      ('c-0', ${agentId}, 'stop_session', 'completed', now() - interval '10 minutes'),
       ('c-1', ${agentId}, 'start_session', 'completed', now() - interval '5 minutes'),
       ('c-2', ${agentId}, 'stop_session', 'failed', now() - interval '4 minutes'),
       ('c-3', ${agentId}, 'start_session', 'completed', now() - interval '3 minutes'),
       ('c-4', ${agentId}, 'stop_session', 'completed', now() - interval '3 minutes'),
       ('c-5', ${agentId}, 'start_session', 'failed', now() - interval '1 minute')`);
+    await query(sql`update agent_commands set created_at = null where command_id = 'c-0'`);
   });
 
   it("pages newest first without repeating or skipping, and says when a next page may follow", async () => {

@@ -79,7 +79,7 @@ export async function commandGetById(db: Queryable, commandId: string): Promise<
 }
 
 /**
- * Newest first (a row without `created_at`, which only an import leaves, last), at most `limit`;
+ * Newest first (a row whose `created_at` an update set NULL last; an insert cannot, see migration 0016), at most `limit`;
  * paged by the last command id of the page before. Undefined when `after` names no command.
  */
 export async function commandList(
