@@ -147,7 +147,8 @@ export function retryableRollback(err: unknown): string | undefined {
  * True for a failure of the Durable Objects infrastructure on a call to an object (it was
  * restarting or moving, the connection to it dropped, it is overloaded), as opposed to an error
  * our object's code threw (`remote`). The runtime marks these `retryable` or `overloaded`
- * (developers.cloudflare.com/durable-objects/best-practices/error-handling).
+ * (developers.cloudflare.com/durable-objects/best-practices/error-handling). Judge only what a
+ * stub call threw: workerd marks any dropped connection `retryable`, a database's fetch too.
  */
 export function isDurableObjectUnavailable(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
@@ -197,17 +198,6 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
       err.message,
     );
     return c.json(body(appError, requestId, c.req.path), err.status as ContentfulStatusCode);
-  } else if (isDurableObjectUnavailable(err)) {
-    // Before the database's checks: "Network connection lost." is the words of both.
-    c.get("log")?.error("agent object unavailable", { err });
-    const overloaded = (err as { overloaded?: unknown }).overloaded === true;
-    appError = new AppError(
-      "unavailable",
-      "Agent object unavailable",
-      overloaded
-        ? "The agent's Durable Object is overloaded; retry later."
-        : "The agent's Durable Object could not be reached (restarting or moving); retry.",
-    );
   } else if (isTransientConflict(err)) {
     // Serialization failure or deadlock with concurrent work (an agent's delete against the
     // sweep, say): Postgres rolled this request back; a retry normally goes through.

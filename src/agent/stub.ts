@@ -1,11 +1,30 @@
 /** The one place that maps an agent id to its Durable Object. */
 import type { CommandRow } from "../db/schema";
+import { AppError, isDurableObjectUnavailable } from "../errors";
 import type { Logger } from "../lib/log";
 import type { AgentObject } from "./agent-object";
 import type { PushableCommand } from "./delivery";
 
 export function getAgentStub(env: Env, agentId: string): DurableObjectStub<AgentObject> {
   return (env.AGENT as DurableObjectNamespace<AgentObject>).getByName(agentId);
+}
+
+/**
+ * Runs a call to an agent's object that a request waits for: a failure of the platform (the
+ * object restarting, moving or overloaded), not of the object's code, becomes a 503 that names
+ * the object. Without it, "Network connection lost." read as the database's words.
+ */
+export async function callAgentObject<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isDurableObjectUnavailable(err)) throw err;
+    const overloaded = (err as { overloaded?: unknown }).overloaded === true;
+    const message = overloaded
+      ? "The agent's Durable Object is overloaded; retry later."
+      : "The agent's Durable Object could not be reached (restarting or moving); retry.";
+    throw new AppError("unavailable", "Agent object unavailable", message, {}, { cause: err });
+  }
 }
 
 /**

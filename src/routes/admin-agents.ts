@@ -4,7 +4,7 @@
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { getAgentStub, requestDelivery } from "../agent/stub";
+import { callAgentObject, getAgentStub, requestDelivery } from "../agent/stub";
 import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
 import { commandInsertIfAgentExists } from "../db/queries/commands";
@@ -137,7 +137,7 @@ export function adminAgentRoutes() {
     // Disconnected before the delete, so a failed call leaves the agent in place for a retry;
     // and again after it, for a connect authorized in between (see AgentObject.disconnect).
     const agent = getAgentStub(c.env, agent_id);
-    await agent.disconnect("agent deleted");
+    await callAgentObject(() => agent.disconnect("agent deleted"));
     if (!(await agentDelete(c.var.db, agent_id))) {
       throw new AppError("not_found", "Agent not found", `No agent ${agent_id}`, { agentId: agent_id });
     }
@@ -186,7 +186,7 @@ export function adminAgentRoutes() {
       // a failed call changes nothing (the new key is not lost), and again after it, for a
       // connect authorized with the old key in between (see AgentObject.disconnect).
       const agent = getAgentStub(c.env, agent_id);
-      if (hadKey) await agent.disconnect("API key rotated");
+      if (hadKey) await callAgentObject(() => agent.disconnect("API key rotated"));
       const createdAt = await agentSetKey(c.var.db, agent_id, await hashApiKey(apiKey));
       // Deleted since it was read: the key would be stored nowhere.
       if (!createdAt) throw agentNotFound(agent_id);

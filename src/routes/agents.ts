@@ -1,7 +1,7 @@
 /** Agent self-service: registration and the WebSocket connect (spec §1.4, §1.5). */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { AGENT_ID_HEADER, AUTHORIZED_AT_HEADER } from "../agent/agent-object";
-import { getAgentStub } from "../agent/stub";
+import { callAgentObject, getAgentStub } from "../agent/stub";
 import { agentInsertPending, agentRecordHttpHeartbeat, agentUpdateRegistration } from "../db/queries/agents";
 import type { AgentPrincipal, AppEnv } from "../env";
 import { AppError } from "../errors";
@@ -157,7 +157,7 @@ export function agentRoutes() {
     const headers = new Headers(c.req.raw.headers);
     headers.set(AGENT_ID_HEADER, agentId);
     headers.set(AUTHORIZED_AT_HEADER, String(c.var.agent.authorizedAt));
-    const res = await getAgentStub(c.env, agentId).fetch(new Request(c.req.raw.url, { headers }));
+    const res = await callAgentObject(() => getAgentStub(c.env, agentId).fetch(new Request(c.req.raw.url, { headers })));
     if (res.webSocket) return res;
     // The object refused the upgrade: its words, in the shape every error has.
     const reason = await res.text();
