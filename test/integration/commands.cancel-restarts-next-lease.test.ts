@@ -7,10 +7,12 @@
  * ended.
  */
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createDb } from "../../src/db/client";
+import { transaction } from "../../src/db/transaction";
 import { runSweepNow } from "../helpers/cron";
-import { getCommand, makeAgent, query } from "../helpers/db";
-import { callJson, tokenFor } from "../helpers/http";
+import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { call, callJson, tokenFor } from "../helpers/http";
 
 describe("cancelling the command at the head of an agent's queue", () => {
   it("restarts the lease of the sent command behind it from the end of the cancelled one's, so the sweep does not send that one again", async () => {
@@ -54,5 +56,34 @@ describe("cancelling the command at the head of an agent's queue", () => {
     // The head's lease had run out: the sweep judges it as before.
     expect((await runSweepNow()).redelivering).toBe(1);
     expect((await getCommand("old-head"))?.status).toBe("pending");
+  });
+
+  // Holds a transaction open while the request runs: embedded PGlite lets one through at a time.
+  it.skipIf(!inject("concurrentSessions"))("counts from the lease an ack committed while the cancel waited for the row", async () => {
+    const handle = createDb(testDbOptions());
+    try {
+      const { agentId } = await makeAgent();
+      const admin = await tokenFor("root", { admin: true });
+      await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, lease_expires_at, created_at) values
+        ('head-acking', ${agentId}, 'stop_session', 'sent', 1, now() - interval '30 seconds', now() + interval '30 seconds', now() - interval '30 seconds'),
+        ('next-waiting', ${agentId}, 'stop_session', 'sent', 1, now() - interval '30 seconds', now() + interval '30 seconds', now() - interval '30 seconds')`);
+      const { pending } = await transaction(handle.db, async (tx) => {
+        // The agent's ack: the run lease, 15 minutes.
+        await tx.execute(sql`update agent_commands set status = 'ack', lease_expires_at = now() + interval '15 minutes' where command_id = 'head-acking'`);
+        const pending = call("POST", "/api/v1/admin/commands/head-acking/cancel", { token: admin });
+        await waitFor("the cancel waiting on the acked row", async () => {
+          const [row] = await query<{ n: number }>(
+            sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          return row!.n > 0 ? true : undefined;
+        });
+        return { pending }; // not awaited here: the ack commits first
+      });
+      expect((await pending).status).toBe(200);
+      const [lease] = await query<{ left: number }>(sql`select extract(epoch from lease_expires_at - now())::int as left from agent_commands where command_id = 'next-waiting'`);
+      expect(lease?.left).toBeGreaterThan(15 * 60 + 50);
+    } finally {
+      await handle.end();
+    }
   });
 });

@@ -330,10 +330,16 @@ export async function commandInFlightForSession(
   return row;
 }
 
-/** Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished. */
+/**
+ * Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished.
+ * Returns the lease the cancel ends too, read under the row's lock: an ack committed while the
+ * cancel waited for it has moved the lease, and a read from before would miss that. Run it in a
+ * transaction, so the lock holds until the update.
+ */
 export async function commandCancel(db: Queryable, commandId: string): Promise<CancelledCommand | undefined> {
-  // A subquery sees the row as it was before this statement: the lease the cancel ends.
-  const leaseBefore = sql<Date | null>`(select prior.lease_expires_at from agent_commands prior where prior.id = agent_commands.id)`;
+  const open = and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, OPEN_STATUSES));
+  const [locked] = await db.select({ leaseBefore: agentCommands.leaseExpiresAt }).from(agentCommands).where(open).for("update");
+  if (!locked) return undefined;
   const [row] = await db
     .update(agentCommands)
     .set({
@@ -343,9 +349,9 @@ export async function commandCancel(db: Queryable, commandId: string): Promise<C
       leaseExpiresAt: null,
       nextAttemptAt: null,
     })
-    .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, OPEN_STATUSES)))
-    .returning({ ...getTableColumns(agentCommands), leaseBefore: leaseBefore.mapWith(agentCommands.leaseExpiresAt) });
-  return row;
+    .where(open)
+    .returning();
+  return row && { ...row, leaseBefore: locked.leaseBefore };
 }
 
 export type CancelledCommand = CommandRow & { leaseBefore: Date | null };
