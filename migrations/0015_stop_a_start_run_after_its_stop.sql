@@ -9,6 +9,30 @@
 -- object sends the new stop at once instead of at the next sweep. A different return type needs
 -- the function dropped first; the migration runs in one transaction, so no caller sees it absent.
 -- A Worker deployed before this reads no "finished" out of the answer and ignores it, as it did.
+
+-- Queues a stop of the session for the agent if the session is terminated and no stop of it is
+-- open; answers the new command's id, or NULL. Sent like the stop that ended the session: its
+-- attempts, and a deadline as far off. Also called for a docker agent's reply that a session is
+-- running which no command of the agent's awaits (it names the session, not the command).
+CREATE FUNCTION stop_terminated_session_again(p_agent_id varchar, p_session_id varchar) RETURNS varchar LANGUAGE sql AS $$
+  INSERT INTO agent_commands (command_id, agent_id, session_id, action, payload, status, max_attempts, expires_at)
+  SELECT 'cmd-' || gen_random_uuid(), p_agent_id, s.id, 'stop_session',
+    jsonb_build_object('sessionId', s.id, 'namespace', coalesce(nullif(s.namespace, ''), 'streamspace')),
+    'pending', coalesce(last_stop.max_attempts, 5), now() + (last_stop.expires_at - last_stop.created_at)
+  FROM sessions s
+  LEFT JOIN LATERAL (
+    SELECT l.max_attempts, l.expires_at, l.created_at FROM agent_commands l
+    WHERE l.session_id = s.id AND l.action = 'stop_session'
+    ORDER BY l.created_at DESC, l.seq DESC LIMIT 1
+  ) last_stop ON true
+  WHERE s.id = p_session_id AND s.state = 'terminated'
+    AND NOT EXISTS (
+      SELECT 1 FROM agent_commands o
+      WHERE o.agent_id = p_agent_id AND o.session_id = s.id AND o.action = 'stop_session' AND o.status IN ('pending', 'sent', 'ack')
+    )
+  RETURNING command_id
+$$;
+--> statement-breakpoint
 DROP FUNCTION finish_agent_command(varchar, varchar, text, jsonb, text, jsonb, text, float8, float8);
 --> statement-breakpoint
 CREATE FUNCTION finish_agent_command(
@@ -24,6 +48,7 @@ CREATE FUNCTION finish_agent_command(
 ) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   finished integer;
+  ran_session varchar;
   stop_queued varchar;
 BEGIN
   WITH done AS (
@@ -97,26 +122,12 @@ BEGIN
     SELECT c.session_id FROM agent_commands c
     WHERE p_status = 'completed' AND c.command_id = p_command_id AND c.agent_id = p_agent_id
       AND c.action IN ('start_session', 'wake_session') AND c.status <> 'completed' AND c.session_id IS NOT NULL
-  ),
-  restop AS (
-    -- Sent like the stop that ended the session: its attempts, and a deadline as far off.
-    INSERT INTO agent_commands (command_id, agent_id, session_id, action, payload, status, max_attempts, expires_at)
-    SELECT 'cmd-' || gen_random_uuid(), p_agent_id, s.id, 'stop_session',
-      jsonb_build_object('sessionId', s.id, 'namespace', coalesce(nullif(s.namespace, ''), 'streamspace')),
-      'pending', coalesce(last_stop.max_attempts, 5), now() + (last_stop.expires_at - last_stop.created_at)
-    FROM ran_late JOIN sessions s ON s.id = ran_late.session_id AND s.state = 'terminated'
-    LEFT JOIN LATERAL (
-      SELECT l.max_attempts, l.expires_at, l.created_at FROM agent_commands l
-      WHERE l.session_id = s.id AND l.action = 'stop_session'
-      ORDER BY l.created_at DESC, l.seq DESC LIMIT 1
-    ) last_stop ON true
-    WHERE NOT EXISTS (
-      SELECT 1 FROM agent_commands o
-      WHERE o.agent_id = p_agent_id AND o.session_id = s.id AND o.action = 'stop_session' AND o.status IN ('pending', 'sent', 'ack')
-    )
-    RETURNING command_id
   )
-  SELECT (SELECT count(*) FROM done), (SELECT command_id FROM restop) INTO finished, stop_queued;
+  SELECT (SELECT count(*) FROM done), (SELECT session_id FROM ran_late) INTO finished, ran_session;
+  -- A statement of its own: it reads the sessions as this one left them.
+  IF ran_session IS NOT NULL THEN
+    stop_queued := stop_terminated_session_again(p_agent_id, ran_session);
+  END IF;
   RETURN jsonb_build_object('finished', finished > 0, 'stopQueued', stop_queued);
 END
 $$;

@@ -4,7 +4,7 @@
  * lifecycle tests.
  */
 import type { Db } from "../db/client";
-import { commandFinishByAgent } from "../db/queries/command-finish";
+import { commandFinishByAgent, commandStopTerminatedSessionAgain } from "../db/queries/command-finish";
 import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
@@ -44,7 +44,12 @@ export async function applyAgentFrame(
       // meanwhile (cancelled, say) must not settle the next one, of another action.
       const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
       const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
-      if (!cmd) return null;
+      if (!cmd) {
+        // A container runs that no open start or wake explains: one a stop superseded that ran
+        // all the same, behind the stop. If its session is terminated, it is stopped again.
+        const running = frame.success && frame.status === "running";
+        return running ? commandStopTerminatedSessionAgain(db, agentId, frame.sessionId) : null;
+      }
       if (frame.success) {
         const state = frame.status ?? "";
         const result = { sessionId: frame.sessionId, state, container: frame.container ?? null };

@@ -4,12 +4,14 @@
  * once (migration 0015). Whether the start was still open (sent again after its lease ran out, it
  * reached the agent behind the stop) or had been superseded meanwhile. The session stays
  * terminated; a start completing for a live session queues nothing; a repeat queues no second stop.
+ * A docker agent's reply names the session only: one saying it runs, which no open start or wake
+ * of the agent's explains, stops a terminated session again too.
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
+import { getCommand, getSessionRow, makeAgent, query, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
-import { agentReadyFor } from "../helpers/ws";
+import { agentReadyFor, connectAgent } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
 async function stopsOf(sessionId: string): Promise<Array<{ command_id: string; status: string }>> {
@@ -81,6 +83,29 @@ describe("a start the agent ran after its session's stop", () => {
     await waitFor("start completed", async () => ((await getCommand(startId))?.status === "completed" ? true : undefined));
     expect((await getSessionRow(name))?.state).toBe("running");
     expect(await stopsOf(name)).toEqual([]);
+    socket.close();
+  });
+
+  it("from a docker agent, whose reply names only the session: a stop is queued, and only one", async () => {
+    const { agentId, apiKey } = await makeAgent({ platform: "docker" });
+    const socket = await connectAgent(agentId, apiKey);
+    await query(sql`insert into sessions (id, user_id, state, agent_id) values ('dock-late', 'u', 'terminated', ${agentId}), ('dock-live', 'u', 'running', ${agentId})`);
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status, error_message, created_at) values
+      ('cmd-dock-late-start', ${agentId}, 'dock-late', 'start_session', 'cancelled', 'superseded: the session was stopped by cmd-dock-late-stop', now() - interval '2 minutes'),
+      ('cmd-dock-late-stop', ${agentId}, 'dock-late', 'stop_session', 'completed', null, now() - interval '1 minute')`);
+    const running = (sessionId: string) => ({ type: "command_response", success: true, sessionId, status: "running", timestamp: Math.floor(Date.now() / 1000) });
+
+    socket.send(running("dock-late"));
+    const again = await socket.nextFrame();
+    expect(again.payload).toMatchObject({ action: "stop_session", payload: { sessionId: "dock-late" } });
+    socket.send(running("dock-late"));
+    socket.send(running("dock-live"));
+    // The docker agent's reply to the stop, which settles it: the replies before it were applied.
+    socket.send({ type: "command_response", success: true, sessionId: "dock-late", status: "terminated", timestamp: Math.floor(Date.now() / 1000) });
+    await waitFor("second stop completed", async () => ((await getCommand(again.payload.commandId))?.status === "completed" ? true : undefined));
+    expect((await stopsOf("dock-late")).map((s) => s.status)).toEqual(["completed", "completed"]);
+    expect(await stopsOf("dock-live")).toEqual([]);
+    expect((await getSessionRow("dock-live"))?.state).toBe("running");
     socket.close();
   });
 });

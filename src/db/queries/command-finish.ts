@@ -51,6 +51,21 @@ export async function commandFinishByAgent(
 
 export type FinishOutcome = { finished: boolean; stopQueued: string | null };
 
+/**
+ * Queues a stop of `sessionId` for the agent if the session is terminated and no stop of it is
+ * open (stop_terminated_session_again, migration 0015); the new command's id, or null. For an
+ * agent's report that the session runs which no open command of its explains.
+ */
+export async function commandStopTerminatedSessionAgain(db: Db, agentId: string, sessionId: string): Promise<string | null> {
+  const [row] = await stopAgain(db, { agentId, sessionId });
+  const id = row?.["command_id"];
+  return typeof id === "string" ? id : null;
+}
+
+const stopAgain = compiled<{ agentId: string; sessionId: string }>(
+  (_db, p) => sql`select stop_terminated_session_again(${p.agentId}, ${p.sessionId}) as command_id`,
+);
+
 type FinishValues = {
   agentId: string;
   commandId: string;
