@@ -24,7 +24,7 @@ import { readAttachment } from "./attachment";
 import type { Attachment } from "./attachment";
 import { CommandDelivery } from "./delivery";
 import type { PushableCommand } from "./delivery";
-import { applyAgentFrame } from "./frames";
+import { applyAgentFrame, resolveAgentFrame } from "./frames";
 import type { WorkFrame } from "./frames";
 import { heartbeatNeedsWrite, isSilent, livenessDeadline, retryDelayMs } from "./liveness";
 import type { HeartbeatMemory } from "./liveness";
@@ -352,8 +352,9 @@ export class AgentObject extends DurableObject<Env> {
       await this.#flushOutbox();
       return;
     }
+    const resolved: { frame?: WorkFrame } = {};
     try {
-      await this.#apply(agentId, frame);
+      await this.#apply(agentId, frame, resolved);
     } catch (err) {
       // An outage, or work Postgres rolled back that goes through when retried (a deadlock, a
       // statement timeout).
@@ -361,7 +362,7 @@ export class AgentObject extends DurableObject<Env> {
       if (!isDatabaseUnavailable(err) && !rolledBack) throw err;
       const why = rolledBack ?? "database unavailable";
       this.#log(agentId).warn(`${why}: frame kept for retry`, { type: frame.type, err });
-      this.#outbox.keep(agentId, frame);
+      this.#outbox.keep(agentId, resolved.frame ?? frame);
       await this.#scheduleRetry();
     }
   }
@@ -382,12 +383,14 @@ export class AgentObject extends DurableObject<Env> {
     if (rows.length === 0) return true;
     let applied = 0;
     for (const row of rows) {
+      const resolved: { frame?: WorkFrame } = {};
       try {
-        await this.#apply(row.agentId, row.frame);
+        await this.#apply(row.agentId, row.frame, resolved);
         applied++;
       } catch (err) {
         const rolledBack = retryableRollback(err);
         if (isDatabaseUnavailable(err) || rolledBack) {
+          if (resolved.frame) this.#outbox.replace(row.seq, resolved.frame);
           const retry = await this.#scheduleRetry();
           const why = rolledBack ?? "database unavailable";
           this.#log(row.agentId).warn(`${why}: kept frames wait for the next retry`, { err, kept: this.#outbox.size(), ...retry });
@@ -411,13 +414,20 @@ export class AgentObject extends DurableObject<Env> {
   /**
    * An ack records its command's delivery too. Any other answer to a command first has it recorded
    * `sent` if it was not, so a command finished without an ack keeps its `sent_at`. A docker
-   * agent's reply names its session, not the command, and is matched only among sent commands:
-   * everything pushed is recorded first.
+   * agent's reply names its session, not the command: everything pushed is recorded first, then
+   * the reply is resolved to the command it answers, and `resolved.frame` says to what, for the
+   * caller to keep that instead if the write fails (see resolveAgentFrame).
    */
-  async #apply(agentId: string, frame: WorkFrame): Promise<void> {
+  async #apply(agentId: string, received: WorkFrame, resolved: { frame?: WorkFrame }): Promise<void> {
+    let frame = received;
+    if (frame.type === "command_response") {
+      await this.#delivery.recordPushed(agentId);
+      const work = await resolveAgentFrame(this.#db(), agentId, frame);
+      if (!work) return;
+      resolved.frame = frame = work;
+    }
     if (frame.type === "complete" || frame.type === "failed") await this.#delivery.recordOne(agentId, frame.payload.commandId);
     if (frame.type === "command_error") await this.#delivery.recordOne(agentId, frame.commandId);
-    if (frame.type === "command_response") await this.#delivery.recordPushed(agentId);
     const queued = await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     if (frame.type === "ack") this.#delivery.answered(frame.payload.commandId);
     if (queued) {

@@ -11,8 +11,57 @@ import { sessionApplyAgentStatus } from "../db/queries/sessions";
 import { AFTER_COMPLETE, AFTER_FAILURE, isReportableState, reportedState, statusMayNotMove } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
-/** Frames that change commands or sessions; heartbeats are the DO's own business (liveness). */
-export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }>;
+/**
+ * Frames that change commands or sessions; heartbeats are the DO's own business (liveness). Two
+ * are the object's own, never parsed from a socket: a docker-agent reply resolved to what it
+ * answers (see resolveAgentFrame).
+ */
+export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }> | ResolvedReply | StopAgain;
+
+/** A docker-agent reply with the command it answers: applied again, it changes nothing more. */
+export type ResolvedReply = {
+  type: "resolved_reply";
+  commandId: string;
+  action: string;
+  sessionId: string;
+  success: boolean;
+  status: string;
+  container: Record<string, unknown> | null;
+  error: string;
+};
+
+/** A docker-agent reply that a session runs which no open command explains. */
+export type StopAgain = { type: "stop_again"; sessionId: string };
+
+/**
+ * A docker-agent reply names the session, not the command: it runs commands one at a time, so
+ * the oldest command of that session still in flight is the one it answers. Resolved before it
+ * is applied, and kept resolved if the write fails: a write whose commit may have happened
+ * (a lost answer) would, matched again, answer the session's next command in its place. Any
+ * other frame is returned as it is; null when a reply answers nothing.
+ */
+export async function resolveAgentFrame(db: Db, agentId: string, frame: WorkFrame): Promise<WorkFrame | null> {
+  if (frame.type !== "command_response") return frame;
+  // A success names the state it reached, which only some actions reach: the reply to a command
+  // that ended here meanwhile (cancelled, say) must not settle the next one, of another action.
+  const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
+  const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
+  if (!cmd) {
+    // A container runs that no open start or wake explains: one a stop superseded that ran all
+    // the same, behind the stop. If its session is terminated, it is stopped again.
+    return frame.success && frame.status === "running" ? { type: "stop_again", sessionId: frame.sessionId } : null;
+  }
+  return {
+    type: "resolved_reply",
+    commandId: cmd.commandId,
+    action: cmd.action,
+    sessionId: frame.sessionId,
+    success: frame.success,
+    status: frame.status ?? "",
+    container: frame.container ?? null,
+    error: frame.error ?? "command failed",
+  };
+}
 
 /**
  * Applies one parsed frame from `agentId`. Frames naming other agents' rows change nothing.
@@ -38,32 +87,23 @@ export async function applyAgentFrame(
       await fail(db, agentId, frame.commandId, frame.error, policy);
       return null;
     case "command_response": {
-      // docker-agent names the session, not the command: it runs commands one at a time, so the
-      // oldest command of that session still in flight is the one it answers. A success names the
-      // state it reached, which only some actions reach: the reply to a command that ended here
-      // meanwhile (cancelled, say) must not settle the next one, of another action.
-      const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
-      const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
-      if (!cmd) {
-        // A container runs that no open start or wake explains: one a stop superseded that ran
-        // all the same, behind the stop. If its session is terminated, it is stopped again.
-        const running = frame.success && frame.status === "running";
-        return running ? commandStopTerminatedSessionAgain(db, agentId, frame.sessionId) : null;
-      }
+      const resolved = await resolveAgentFrame(db, agentId, frame);
+      return resolved ? applyAgentFrame(db, agentId, resolved, policy) : null;
+    }
+    case "resolved_reply": {
       if (frame.success) {
-        const state = frame.status ?? "";
-        const result = { sessionId: frame.sessionId, state, container: frame.container ?? null };
-        return (await complete(db, agentId, cmd.commandId, result, policy)).stopQueued;
+        const result = { sessionId: frame.sessionId, state: frame.status, container: frame.container };
+        return (await complete(db, agentId, frame.commandId, result, policy)).stopQueued;
+      }
+      if (frame.action === "stop_session" && NO_CONTAINER.test(frame.error)) {
+        await failWithNothingLeft(db, agentId, frame.commandId, frame.error, policy);
       } else {
-        const error = frame.error ?? "command failed";
-        if (cmd.action === "stop_session" && NO_CONTAINER.test(error)) {
-          await failWithNothingLeft(db, agentId, cmd.commandId, error, policy);
-        } else {
-          await fail(db, agentId, cmd.commandId, error, policy);
-        }
+        await fail(db, agentId, frame.commandId, frame.error, policy);
       }
       return null;
     }
+    case "stop_again":
+      return commandStopTerminatedSessionAgain(db, agentId, frame.sessionId);
     case "status": {
       const p = frame.payload;
       if (!isReportableState(p.state)) return null;

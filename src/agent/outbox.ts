@@ -40,6 +40,11 @@ export class FrameOutbox {
       .map((r) => ({ seq: r.seq, agentId: r.agent_id, frame: JSON.parse(r.frame) as WorkFrame }));
   }
 
+  /** Replaces a kept frame by what it was resolved to (see resolveAgentFrame), in its place. */
+  replace(seq: number, frame: WorkFrame): void {
+    this.sql.exec("UPDATE outbox SET frame = ? WHERE seq = ?", JSON.stringify(frame), seq);
+  }
+
   /** Removes a frame oldest() returned; removing it again changes nothing. */
   remove(seq: number): void {
     const before = this.size();

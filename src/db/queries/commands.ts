@@ -306,7 +306,12 @@ export async function commandAck(db: Db, agentId: string, commandId: string, run
 
 /**
  * The oldest command of `sessionId` sent to `agentId` and not finished, of one of `actions` when
- * given (docker-agent replies, which name the session and not the command).
+ * given (docker-agent replies, which name the session and not the command). With `actions` (a
+ * success, which says what it reached), failing that the oldest still `pending` of those: one
+ * pushed whose `sent` record failed and was forgotten (the object hibernated, the socket was
+ * replaced), or one put back after its lease ran out whose late answer this is. Matched to
+ * nothing, the reply was dropped and the start sent again, which docker-agent fails (the
+ * container's name is taken).
  */
 export async function commandInFlightForSession(
   db: Queryable,
@@ -314,6 +319,7 @@ export async function commandInFlightForSession(
   sessionId: string,
   actions?: readonly string[],
 ): Promise<CommandRow | undefined> {
+  const statuses = actions ? ["sent", "ack", "pending"] : ["sent", "ack"];
   const [row] = await db
     .select()
     .from(agentCommands)
@@ -321,11 +327,11 @@ export async function commandInFlightForSession(
       and(
         eq(agentCommands.agentId, agentId),
         eq(agentCommands.sessionId, sessionId),
-        inArray(agentCommands.status, ["sent", "ack"]),
+        inArray(agentCommands.status, statuses),
         actions ? inArray(agentCommands.action, [...actions]) : undefined,
       ),
     )
-    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .orderBy(sql`${agentCommands.status} = 'pending'`, asc(agentCommands.createdAt), asc(agentCommands.seq))
     .limit(1);
   return row;
 }
