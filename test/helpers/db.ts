@@ -100,3 +100,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Waits until a statement of this database waits on a lock (one the test holds), and returns its
+ * backend's pid, for a test to cancel it or to know its request is blocked.
+ */
+export async function waitForLockWaiter(what: string): Promise<number> {
+  return waitFor(what, async () => {
+    const [row] = await query<{ pid: number }>(
+      sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' limit 1`,
+    );
+    return row?.pid;
+  });
+}

@@ -12,7 +12,7 @@ import type { AgentObject } from "../../src/agent/agent-object";
 import { readAttachment } from "../../src/agent/attachment";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
-import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { getCommand, makeAgent, query, testDbOptions, waitFor, waitForLockWaiter } from "../helpers/db";
 import { connectAgent } from "../helpers/ws";
 
 const lastSeen = (agentId: string) =>
@@ -35,12 +35,7 @@ describe.skipIf(!inject("concurrentSessions"))("a heartbeat behind a frame whose
     await transaction(handle.db, async (tx) => {
       await tx.execute(sql`select 1 from agent_commands where command_id = 'cmd-slow' for update`);
       socket.send({ type: "complete", payload: { commandId: "cmd-slow", result: {} } });
-      await waitFor("the complete's write waiting on the lock", async () => {
-        const [row] = await query<{ n: number }>(
-          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-        );
-        return row!.n > 0 ? true : undefined;
-      });
+      await waitForLockWaiter("the complete's write waiting on the lock");
       const sent = Date.now();
       socket.send({ type: "heartbeat", payload: { status: "online", activeSessions: 0 } });
       // Before the fix the heartbeat waited its turn behind the complete, so this timed out.

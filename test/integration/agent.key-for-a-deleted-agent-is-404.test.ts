@@ -7,7 +7,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
-import { makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { makeAgent, testDbOptions, waitForLockWaiter } from "../helpers/db";
 import { call, tokenFor } from "../helpers/http";
 
 // Holds a transaction open while the request runs: embedded PGlite lets one through at a time.
@@ -22,12 +22,7 @@ describe.skipIf(!inject("concurrentSessions"))("a key for an agent deleted meanw
       const { pending } = await transaction(handle.db, async (tx) => {
         await tx.execute(sql`delete from agents where agent_id = ${agentId}`);
         const pending = call("POST", `/api/v1/admin/agents/${agentId}/${route}`, { token: admin });
-        await waitFor("the key's write waiting on the deleted row", async () => {
-          const [row] = await query<{ n: number }>(
-            sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-          );
-          return row!.n > 0 ? true : undefined;
-        });
+        await waitForLockWaiter("the key's write waiting on the deleted row");
         return { pending }; // not awaited here: the delete commits first
       });
       const answer = await pending;

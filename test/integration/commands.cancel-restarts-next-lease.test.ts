@@ -11,7 +11,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
 import { runSweepNow } from "../helpers/cron";
-import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { getCommand, makeAgent, query, testDbOptions, waitForLockWaiter } from "../helpers/db";
 import { call, callJson, tokenFor } from "../helpers/http";
 
 describe("cancelling the command at the head of an agent's queue", () => {
@@ -71,12 +71,7 @@ describe("cancelling the command at the head of an agent's queue", () => {
         // The agent's ack: the run lease, 15 minutes.
         await tx.execute(sql`update agent_commands set status = 'ack', lease_expires_at = now() + interval '15 minutes' where command_id = 'head-acking'`);
         const pending = call("POST", "/api/v1/admin/commands/head-acking/cancel", { token: admin });
-        await waitFor("the cancel waiting on the acked row", async () => {
-          const [row] = await query<{ n: number }>(
-            sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-          );
-          return row!.n > 0 ? true : undefined;
-        });
+        await waitForLockWaiter("the cancel waiting on the acked row");
         return { pending }; // not awaited here: the ack commits first
       });
       expect((await pending).status).toBe(200);

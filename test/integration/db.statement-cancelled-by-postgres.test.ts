@@ -10,18 +10,13 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
-import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { getCommand, makeAgent, query, testDbOptions, waitFor, waitForLockWaiter } from "../helpers/db";
 import { call } from "../helpers/http";
 import { connectAgent } from "../helpers/ws";
 
 /** Cancels the statement waiting on a lock (there is one: the request's or the frame's). */
 async function cancelTheWaitingStatement(): Promise<void> {
-  const pid = await waitFor("a statement waiting on the lock", async () => {
-    const [row] = await query<{ pid: number }>(
-      sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' limit 1`,
-    );
-    return row?.pid;
-  });
+  const pid = await waitForLockWaiter("a statement waiting on the lock");
   await query(sql`select pg_cancel_backend(${pid})`);
 }
 

@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
-import { getCommand, makeAgent, query, testDbOptions, waitFor } from "../helpers/db";
+import { getCommand, makeAgent, query, testDbOptions, waitFor, waitForLockWaiter } from "../helpers/db";
 import { connectAgent } from "../helpers/ws";
 
 // Holds a transaction open while the frame's write waits: embedded PGlite lets one through at a time.
@@ -30,12 +30,7 @@ describe.skipIf(!inject("concurrentSessions"))("a docker-agent reply kept for a 
     await transaction(handle.db, async (tx) => {
       await tx.execute(sql`select 1 from agent_commands where command_id = 'cmd-kept-hibernate' for update`);
       socket.send({ type: "command_response", success: false, sessionId: "dock-kept", error: "hibernate failed", timestamp: now() });
-      const pid = await waitFor("the reply's write waiting on the lock", async () => {
-        const [row] = await query<{ pid: number }>(
-          sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' limit 1`,
-        );
-        return row?.pid;
-      });
+      const pid = await waitForLockWaiter("the reply's write waiting on the lock");
       await query(sql`select pg_cancel_backend(${pid})`);
       // As if the cancelled write had committed after all.
       await tx.execute(sql`update agent_commands set status = 'failed', error_message = 'hibernate failed' where command_id = 'cmd-kept-hibernate'`);
