@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, inject, it } from "vitest";
 import type { AgentObject } from "../../src/agent/agent-object";
 import { readAttachment } from "../../src/agent/attachment";
 import { createDb } from "../../src/db/client";

@@ -7,7 +7,7 @@
  * ended.
  */
 import { sql } from "drizzle-orm";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { transaction } from "../../src/db/transaction";
 import { runSweepNow } from "../helpers/cron";

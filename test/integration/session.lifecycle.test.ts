@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { getAgentRow, getCommand, getSessionRow, makeAgent, makeTemplate, waitFor } from "../helpers/db";
+import { getAgentRow, getCommand, makeAgent, makeTemplate, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
 import { connectAgent } from "../helpers/ws";
 

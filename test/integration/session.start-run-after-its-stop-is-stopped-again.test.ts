@@ -11,6 +11,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getCommand, getSessionRow, makeAgent, query, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
+import { startSentThenStopAcked } from "../helpers/session-flow";
 import { agentReadyFor, connectAgent } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
 
@@ -18,16 +19,9 @@ async function stopsOf(sessionId: string): Promise<Array<{ command_id: string; s
   return query(sql`select command_id, status from agent_commands where session_id = ${sessionId} and action = 'stop_session' order by created_at, seq`);
 }
 
-/** A running session's start sent; the user's stop sent, acked and completed. Returns their ids. */
+/** A session's start sent, unanswered; the user's stop sent, acked and completed. Returns their ids. */
 async function startThenStop(socket: AgentSocket, user: string, beforeStopCompletes: (startId: string) => Promise<void>) {
-  const token = await tokenFor(user);
-  const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user, template: "desktop" } });
-  const startId: string = (await socket.nextFrame()).payload.commandId;
-  await waitFor("start recorded sent", async () => ((await getCommand(startId))?.status === "sent" ? true : undefined));
-  const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
-  expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
-  socket.send({ type: "ack", payload: { commandId: stopId } });
-  await waitFor("stop acked", async () => ((await getCommand(stopId))?.status === "ack" ? true : undefined));
+  const { name, startId, stopId } = await startSentThenStopAcked(socket, user);
   await beforeStopCompletes(startId);
   socket.send({ type: "complete", payload: { commandId: stopId, result: { sessionId: name, state: "terminated" } } });
   await waitFor("stop completed", async () => ((await getCommand(stopId))?.status === "completed" ? true : undefined));

@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
+import { startSentThenStopAcked } from "../helpers/session-flow";
 import { agentReadyFor } from "../helpers/ws";
 
 describe("a stop that ends its session", () => {
@@ -45,14 +46,7 @@ describe("a stop that ends its session", () => {
 
   it("leaves a start sent again after the stop went out (the agent has it, behind the stop), and a command created after the stop", async () => {
     const { agent, socket } = await agentReadyFor("desktop");
-    const token = await tokenFor("yuri");
-    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "yuri", template: "desktop" } });
-    const startId: string = (await socket.nextFrame()).payload.commandId;
-    await waitFor("start recorded sent", async () => ((await getCommand(startId))?.status === "sent" ? true : undefined));
-    const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
-    expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
-    socket.send({ type: "ack", payload: { commandId: stopId } });
-    await waitFor("stop acked", async () => ((await getCommand(stopId))?.status === "ack" ? true : undefined));
+    const { name, startId, stopId } = await startSentThenStopAcked(socket, "yuri");
     // The start's lease ran out while the agent ran the stop, and it went out again.
     await query(sql`update agent_commands set sent_at = now() + interval '1 second' where command_id = ${startId}`);
     const admin = await tokenFor("root", { admin: true });
