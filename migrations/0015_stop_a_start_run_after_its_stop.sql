@@ -4,28 +4,36 @@
 -- superseding of migration 0014 leaves that one, since the agent will run it), or one a stop
 -- superseded that the agent had after all. Its pod is back for a session shown terminated, and
 -- nothing else would remove it. Also when the start had failed or expired here meanwhile.
+-- The same for a session `failed` here (its start cancelled by an administrator, failed or
+-- expired for lack of an answer, its agent deleted) whose start the agent reports as run after
+-- all: the session stays `failed`, and its pod, which nothing shows, is removed.
 --
 -- The function answers {"finished": bool, "stopQueued": command id or null}, so the agent's
 -- object sends the new stop at once instead of at the next sweep. A different return type needs
 -- the function dropped first; the migration runs in one transaction, so no caller sees it absent.
 -- A Worker deployed before this reads no "finished" out of the answer and ignores it, as it did.
 
--- Queues a stop of the session for the agent if the session is terminated and no stop of it is
--- open; answers the new command's id, or NULL. Sent like the stop that ended the session: its
--- attempts, and a deadline as far off. Also called for a docker agent's reply that a session is
+-- Queues a stop of the session for the agent if the session is terminated or failed and no stop
+-- of it is open; answers the new command's id, or NULL. Sent like the stop that ended the session:
+-- its attempts, and a deadline as far off (with no stop before it, the attempts of the session's
+-- last command, and no deadline). Also called for a docker agent's reply that a session is
 -- running which no command of the agent's awaits (it names the session, not the command).
-CREATE FUNCTION stop_terminated_session_again(p_agent_id varchar, p_session_id varchar) RETURNS varchar LANGUAGE sql AS $$
+CREATE FUNCTION stop_ended_session_again(p_agent_id varchar, p_session_id varchar) RETURNS varchar LANGUAGE sql AS $$
   INSERT INTO agent_commands (command_id, agent_id, session_id, action, payload, status, max_attempts, expires_at)
   SELECT 'cmd-' || gen_random_uuid(), p_agent_id, s.id, 'stop_session',
     jsonb_build_object('sessionId', s.id, 'namespace', coalesce(nullif(s.namespace, ''), 'streamspace')),
-    'pending', coalesce(last_stop.max_attempts, 5), now() + (last_stop.expires_at - last_stop.created_at)
+    'pending',
+    coalesce(last_stop.max_attempts, (
+      SELECT l.max_attempts FROM agent_commands l WHERE l.session_id = s.id ORDER BY l.created_at DESC, l.seq DESC LIMIT 1
+    ), 5),
+    now() + (last_stop.expires_at - last_stop.created_at)
   FROM sessions s
   LEFT JOIN LATERAL (
     SELECT l.max_attempts, l.expires_at, l.created_at FROM agent_commands l
     WHERE l.session_id = s.id AND l.action = 'stop_session'
     ORDER BY l.created_at DESC, l.seq DESC LIMIT 1
   ) last_stop ON true
-  WHERE s.id = p_session_id AND s.state = 'terminated'
+  WHERE s.id = p_session_id AND s.state IN ('terminated', 'failed')
     AND NOT EXISTS (
       SELECT 1 FROM agent_commands o
       WHERE o.agent_id = p_agent_id AND o.session_id = s.id AND o.action = 'stop_session' AND o.status IN ('pending', 'sent', 'ack')
@@ -126,7 +134,7 @@ BEGIN
   SELECT (SELECT count(*) FROM done), (SELECT session_id FROM ran_late) INTO finished, ran_session;
   -- A statement of its own: it reads the sessions as this one left them.
   IF ran_session IS NOT NULL THEN
-    stop_queued := stop_terminated_session_again(p_agent_id, ran_session);
+    stop_queued := stop_ended_session_again(p_agent_id, ran_session);
   END IF;
   RETURN jsonb_build_object('finished', finished > 0, 'stopQueued', stop_queued);
 END

@@ -431,7 +431,7 @@ export class AgentObject extends DurableObject<Env> {
     const queued = await applyAgentFrame(this.#db(), agentId, frame, this.#policy());
     if (frame.type === "ack") this.#delivery.answered(frame.payload.commandId);
     if (queued) {
-      this.#log(agentId).warn("a start or wake ran after its session was stopped: stopping it again", { commandId: queued });
+      this.#log(agentId).warn("a start or wake ran after its session ended: stopping it again", { commandId: queued });
       // The sweep would send it too, a minute or so later; the pod runs until then.
       if (this.#current()) await this.#delivery.drain(agentId);
     }

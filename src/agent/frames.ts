@@ -4,7 +4,7 @@
  * lifecycle tests.
  */
 import type { Db } from "../db/client";
-import { commandFinishByAgent, commandStopTerminatedSessionAgain } from "../db/queries/command-finish";
+import { commandFinishByAgent, commandStopEndedSessionAgain } from "../db/queries/command-finish";
 import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionApplyAgentStatus } from "../db/queries/sessions";
@@ -48,7 +48,7 @@ export async function resolveAgentFrame(db: Db, agentId: string, frame: WorkFram
   const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
   if (!cmd) {
     // A container runs that no open start or wake explains: one a stop superseded that ran all
-    // the same, behind the stop. If its session is terminated, it is stopped again.
+    // the same, behind the stop. If its session is terminated (or failed), it is stopped again.
     return frame.success && frame.status === "running" ? { type: "stop_again", sessionId: frame.sessionId } : null;
   }
   return {
@@ -103,7 +103,7 @@ export async function applyAgentFrame(
       return null;
     }
     case "stop_again":
-      return commandStopTerminatedSessionAgain(db, agentId, frame.sessionId);
+      return commandStopEndedSessionAgain(db, agentId, frame.sessionId);
     case "status": {
       const p = frame.payload;
       if (!isReportableState(p.state)) return null;

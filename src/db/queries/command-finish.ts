@@ -21,7 +21,10 @@ export type AgentOutcome =
  * it holds (its lease no longer waits behind the finished one; a docker agent's gets the run
  * lease, as sentLeaseSeconds gives it). Atomic, so an outage cannot finish the command and leave
  * its session behind (a retried frame finds the command finished and changes nothing).
- * False when the command was not open or not the agent's (a repeat, a late or a forged frame).
+ * `finished` is false when the command was not open or not the agent's (a repeat, a late or a
+ * forged frame). `stopQueued` names the stop queued because a start or wake completed for a
+ * session already terminated (the agent ran it after the user's stop) or failed here
+ * (migration 0015).
  */
 export async function commandFinishByAgent(
   db: Db,
@@ -52,18 +55,18 @@ export async function commandFinishByAgent(
 export type FinishOutcome = { finished: boolean; stopQueued: string | null };
 
 /**
- * Queues a stop of `sessionId` for the agent if the session is terminated and no stop of it is
- * open (stop_terminated_session_again, migration 0015); the new command's id, or null. For an
+ * Queues a stop of `sessionId` for the agent if the session is terminated or failed and no stop
+ * of it is open (stop_ended_session_again, migration 0015); the new command's id, or null. For an
  * agent's report that the session runs which no open command of its explains.
  */
-export async function commandStopTerminatedSessionAgain(db: Db, agentId: string, sessionId: string): Promise<string | null> {
+export async function commandStopEndedSessionAgain(db: Db, agentId: string, sessionId: string): Promise<string | null> {
   const [row] = await stopAgain(db, { agentId, sessionId });
   const id = row?.["command_id"];
   return typeof id === "string" ? id : null;
 }
 
 const stopAgain = compiled<{ agentId: string; sessionId: string }>(
-  (_db, p) => sql`select stop_terminated_session_again(${p.agentId}, ${p.sessionId}) as command_id`,
+  (_db, p) => sql`select stop_ended_session_again(${p.agentId}, ${p.sessionId}) as command_id`,
 );
 
 type FinishValues = {
