@@ -237,11 +237,23 @@ export async function commandRelease(db: Db, commandIds: string[]): Promise<void
   await release(db, { commandIds });
 }
 
+/**
+ * A command already delivered `max_attempts` times stays `sent` and is not sent again: an agent
+ * that dies on a command before acking it, and reconnects, would otherwise be handed it on every
+ * reconnect until its deadline (24 h for a stop; never, for a row inserted by hand). Its lease
+ * runs on, and the sweep fails it when it runs out (commandExpireLeases), unless an answer comes.
+ */
 function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
   return db
     .update(agentCommands)
     .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.status, "sent")));
+    .where(
+      and(
+        eq(agentCommands.agentId, agentId),
+        eq(agentCommands.status, "sent"),
+        sql`${agentCommands.attempts} < ${agentCommands.maxAttempts}`,
+      ),
+    );
 }
 
 const requeue = compiled<{ agentId: string }>((db, p) => requeueUnacked(db, p.agentId));
