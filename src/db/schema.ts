@@ -152,7 +152,10 @@ export const sessions = pgTable(
     ...createdUpdated,
     lastConnection: tz("last_connection"),
     lastDisconnect: tz("last_disconnect"),
+    // Unused here; kept so that a StreamSpace database imports and its tools' queries run (checklist 51).
+    snapshotConfig: jsonb("snapshot_config").default(sql`'{}'::jsonb`),
     platform: varchar("platform", { length: 50 }).default("kubernetes"),
+    controllerId: varchar("controller_id", { length: 255 }),
     podName: varchar("pod_name", { length: 255 }),
     memory: varchar("memory", { length: 50 }),
     cpu: varchar("cpu", { length: 50 }),

@@ -152,6 +152,8 @@ async function createOnce(
     url: null,
     lastConnection: null,
     lastDisconnect: null,
+    snapshotConfig: {},
+    controllerId: null,
     podName: null,
     lastActivity: null,
     platformMetadata: null,
