@@ -30,9 +30,20 @@ export const AFTER_FAILURE: SessionMoves = {
  */
 const UNDER_WAY: Record<string, string> = { terminating: "terminated", hibernating: "hibernated", waking: "running" };
 
-/** The session states a `status` frame reporting `reported` must leave alone; `terminated` is final. */
+/**
+ * The session states a `status` frame reporting `reported` must leave alone; `terminated` is
+ * final. `failed` is left only for `terminated`: agents send `status` as they run a command, and
+ * one for a failed session is of a start it ran after its session failed here (cancelled by an
+ * administrator, failed or expired for lack of an answer). Its `complete` then gets the pod
+ * stopped (migration 0015), which the session's `running` would have prevented. An administrator's
+ * retry moves the session back to `pending` before its start is sent again.
+ */
 export function statusMayNotMove(reported: string): string[] {
-  return ["terminated", ...Object.entries(UNDER_WAY).flatMap(([from, to]) => (to === reported ? [] : [from]))];
+  return [
+    "terminated",
+    ...(reported === "terminated" ? [] : ["failed"]),
+    ...Object.entries(UNDER_WAY).flatMap(([from, to]) => (to === reported ? [] : [from])),
+  ];
 }
 
 /** States an agent may report in `complete.result.state`; anything else falls back to the action's. */

@@ -34,4 +34,22 @@ describe("a start the agent ran after its session failed here", () => {
     expect((await getSessionRow(name))?.state).toBe("failed");
     socket.close();
   });
+
+  it("stays failed through the agent's running status before that complete, and the pod is stopped", async () => {
+    const { socket } = await agentReadyFor("desktop");
+    const token = await tokenFor("pia");
+    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "pia", template: "desktop" } });
+    const startId: string = (await socket.nextFrame()).payload.commandId;
+    socket.send({ type: "ack", payload: { commandId: startId } });
+    await waitFor("start acked", async () => ((await getCommand(startId))?.status === "ack" ? true : undefined));
+    await callJson("POST", `/api/v1/admin/commands/${startId}/cancel`, 200, { token: await tokenFor("root", { admin: true }) });
+
+    // k8s-agent's order for a start it ran: status, then complete (spec §1.8).
+    socket.send({ type: "status", payload: { sessionId: name, state: "running", vncReady: true, vncPort: 5900, platformMetadata: { podName: `${name}-pod` } } });
+    socket.send({ type: "complete", payload: { commandId: startId, result: { sessionId: name, state: "running" } } });
+    const stop = await socket.nextFrame(); // both frames were applied: they are taken in order
+    expect(stop.payload).toMatchObject({ action: "stop_session", payload: { sessionId: name } });
+    expect(await getSessionRow(name)).toMatchObject({ state: "failed", pod_name: "", url: "" });
+    socket.close();
+  });
 });
