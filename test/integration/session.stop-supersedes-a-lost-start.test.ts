@@ -6,10 +6,10 @@
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
+import { getCommand, getSessionRow, makeAgent, query, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
 import { startSentThenStopAcked } from "../helpers/session-flow";
-import { agentReadyFor } from "../helpers/ws";
+import { agentReadyFor, connectAgent } from "../helpers/ws";
 
 describe("a stop that ends its session", () => {
   it("cancels the session's start the agent never answered, and the next command's lease starts", async () => {
@@ -19,13 +19,14 @@ describe("a stop that ends its session", () => {
     const startId: string = (await socket.nextFrame()).payload.commandId; // lost: never acked
     await waitFor("start recorded sent", async () => ((await getCommand(startId))?.status === "sent" ? true : undefined));
 
-    // Another session's start, behind the lost one: once the stop has run it is the agent's head.
+    const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
+    expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
+    await waitFor("stop recorded sent", async () => ((await getCommand(stopId))?.status === "sent" ? true : undefined));
+
+    // Another session's start, behind the stop: once the stop has run it is the agent's head.
     await callJson("POST", "/api/v1/sessions", 202, { token, body: { user: "xena", template: "desktop" } });
     const nextId: string = (await socket.nextFrame()).payload.commandId;
     await waitFor("next start recorded sent", async () => ((await getCommand(nextId))?.status === "sent" ? true : undefined));
-
-    const { commandId: stopId } = await callJson<{ commandId: string }>("DELETE", `/api/v1/sessions/${name}`, 202, { token });
-    expect((await socket.nextFrame()).payload.commandId).toBe(stopId);
     await query(sql`update agent_commands set lease_expires_at = now() where command_id = ${nextId}`);
     const beforeComplete = Date.now();
     socket.send({ type: "ack", payload: { commandId: stopId } });
@@ -41,6 +42,26 @@ describe("a stop that ends its session", () => {
     expect(next?.status).toBe("sent");
     // Its ack lease (60 s) starts over when it reaches the head, with a margin for the clocks.
     expect(new Date(next!.lease_expires_at).getTime()).toBeGreaterThan(beforeComplete + 50_000);
+    socket.close();
+  });
+
+  it("cancels the session's start sent in the same batch as the stop, ahead of it", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    // The user's delete while the agent was away: the start and the stop wait for it together.
+    await query(sql`insert into sessions (id, user_id, state, agent_id) values ('batch-s1', 'zed', 'terminating', ${agentId})`);
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action) values ('cmd-batch-start', ${agentId}, 'batch-s1', 'start_session')`);
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action) values ('cmd-batch-stop', ${agentId}, 'batch-s1', 'stop_session')`);
+    const socket = await connectAgent(agentId, apiKey); // one claim sends both
+    expect((await socket.nextFrame()).payload.commandId).toBe("cmd-batch-start"); // lost on the agent's side
+    expect((await socket.nextFrame()).payload.commandId).toBe("cmd-batch-stop");
+    const [sent] = await query<{ n: number }>(sql`select count(distinct sent_at)::int as n from agent_commands where session_id = 'batch-s1'`);
+    expect(sent?.n).toBe(1);
+
+    socket.send({ type: "ack", payload: { commandId: "cmd-batch-stop" } });
+    socket.send({ type: "complete", payload: { commandId: "cmd-batch-stop", result: { sessionId: "batch-s1", state: "terminated" } } });
+    await waitFor("stop completed", async () => ((await getCommand("cmd-batch-stop"))?.status === "completed" ? true : undefined));
+    expect(await getCommand("cmd-batch-start")).toMatchObject({ status: "cancelled", error_message: "superseded: the session was stopped by cmd-batch-stop" });
+    expect((await getSessionRow("batch-s1"))?.state).toBe("terminated");
     socket.close();
   });
 
