@@ -6,10 +6,30 @@
  * and the pool could no longer be closed (test/integration/db.statement-timeout.test.ts).
  */
 import { drizzle } from "drizzle-orm/neon-serverless";
-import { isDatabaseUnavailable } from "../errors";
+import { isDatabaseUnavailable, isTransientConflict } from "../errors";
 import type { Db, Tx } from "./client";
 
+/** Runs of a transaction Postgres rolled back for a deadlock or a serialization failure. */
+const CONFLICT_ATTEMPTS = 3;
+
+/**
+ * `work` in a transaction. One that Postgres rolled back for a deadlock or a serialization
+ * failure is run again from the start, twice at most: nothing of it was written, and concurrent
+ * work that takes the same rows in another order is normal (an administrator's cancel locks the
+ * command and then the one behind it, while the agent answering that one locks them the other
+ * way round), not the caller's failure. `work` must touch nothing but the database.
+ */
 export async function transaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transactionOnce(db, work);
+    } catch (err) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isTransientConflict(err)) throw err;
+    }
+  }
+}
+
+async function transactionOnce<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await db.$client.connect();
   let broken: Error | undefined;
   try {
