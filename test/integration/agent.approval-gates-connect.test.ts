@@ -3,7 +3,8 @@
  * heartbeats with it (403 "Agent not approved") while it awaits approval or after it was
  * rejected, so it is never online and never sent a session. Once approved, the same bootstrap key
  * connects it; a key an admin issued to a pending agent is not stopped, but a rejection stops
- * any key and closes the agent's socket.
+ * any key and closes the agent's socket, and an approval, which issues a new key, closes a socket
+ * opened with the old one.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -69,6 +70,21 @@ describe("an agent's approval", () => {
     expect(res.status).toBe(101);
     res.webSocket!.accept();
     res.webSocket!.close(1000, "done");
+  });
+
+  it("closes a socket opened with a key an admin issued the pending agent once its approval replaces that key", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("keyed-approved");
+    expect((await register(agentId, ip)).status).toBe(202);
+    const admin = await tokenFor("root", { admin: true });
+    const { apiKey: oldKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/generate-key`, 200, { token: admin });
+    const socket = await connectAgent(agentId, oldKey);
+    const { apiKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/approve`, 200, { token: admin });
+    expect(apiKey).not.toBe(oldKey);
+    expect(await socket.closed()).toBe(4002);
+    const refused = await upgrade(agentId, ip, oldKey);
+    expect(refused.status).toBe(403);
+    expect(refused.webSocket ?? null).toBeNull();
   });
 
   it("stops even an agent's own key once the agent is rejected, and closes its socket", async () => {
