@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { CommandRow } from "../db/schema";
 import { CapacitySchema } from "../lib/capacity";
-import { containsNul } from "../lib/text";
+import { containsNul, mayHoldLoneSurrogate, wellFormed } from "../lib/text";
 
 /** Largest inbound frame the original accepted (gorilla SetReadLimit, spec §1.10). */
 export const MAX_FRAME_BYTES = 512 * 1024;
@@ -96,10 +96,11 @@ export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | nul
   const text = typeof message === "string" ? message : new TextDecoder().decode(message);
   let json: unknown;
   try {
-    // Postgres cannot store NUL in text or jsonb, so NULs are taken out (an error text with a
+    // Postgres cannot store NUL in text or jsonb, nor Neon's endpoint take half a surrogate
+    // pair, so NULs are taken out and each half replaced by U+FFFD (an error text with a
     // container's binary output, say): refusing the frame would leave its command running until
     // its lease ran out, and run it again.
-    json = JSON.parse(text, containsNul(text) ? withoutNul : undefined);
+    json = JSON.parse(text, containsNul(text) || mayHoldLoneSurrogate(text) ? storable : undefined);
   } catch {
     return null;
   }
@@ -107,13 +108,17 @@ export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | nul
   return parsed.success ? parsed.data : null;
 }
 
-/** JSON.parse reviver: every string, and every key, without its NUL characters. */
-function withoutNul(_key: string, value: unknown): unknown {
-  if (typeof value === "string") return value.replaceAll("\0", "");
-  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).some((k) => k.includes("\0"))) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll("\0", ""), v]));
+/** JSON.parse reviver: every string, and every key, without NUL characters or half surrogate pairs. */
+function storable(_key: string, value: unknown): unknown {
+  if (typeof value === "string") return storableText(value);
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).some((k) => storableText(k) !== k)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), v]));
   }
   return value;
+}
+
+function storableText(text: string): string {
+  return wellFormed(text.replaceAll("\0", ""));
 }
 
 /**

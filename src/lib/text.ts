@@ -9,6 +9,46 @@ export function containsNul(text: string): boolean {
 }
 
 /**
+ * True when JSON `text` may decode to a string holding half a surrogate pair: it has a `\uD800`
+ * to `\uDFFF` escape (text decoded from UTF-8 cannot hold one otherwise). A cheap test, so that
+ * only such text is decoded and looked at (hasLoneSurrogate).
+ */
+export function mayHoldLoneSurrogate(text: string): boolean {
+  return /\\u[dD][89a-fA-F]/.test(text);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True for a string holding half a surrogate pair, which is no Unicode text: Neon's SQL-over-HTTP
+ * endpoint refuses JSON carrying one (a 400 without a SQLSTATE, which would be an error of ours),
+ * where a local Postgres would store U+FFFD in its place.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
+/** `text` with each half of a surrogate pair standing alone replaced by U+FFFD. */
+export function wellFormed(text: string): string {
+  return hasLoneSurrogate(text) ? text.replace(new RegExp(LONE_SURROGATE, "g"), "\uFFFD") : text;
+}
+
+/** True when JSON `text` decodes to a string, or a key, holding half a surrogate pair; false for malformed JSON. */
+export function jsonHasLoneSurrogate(text: string): boolean {
+  if (!mayHoldLoneSurrogate(text)) return false;
+  let found = false;
+  try {
+    JSON.parse(text, (key, value: unknown) => {
+      if (hasLoneSurrogate(key) || (typeof value === "string" && hasLoneSurrogate(value))) found = true;
+      return value;
+    });
+  } catch {
+    return false; // the route's parser refuses it
+  }
+  return found;
+}
+
+/**
  * How deep JSON `text` nests arrays and objects (0 for a scalar), counting brackets outside
  * strings; malformed text gets a number too, and the JSON parser refuses it later. Postgres
  * refuses jsonb nested some thousands deep (SQLSTATE 54001, stack depth) and JSON.stringify

@@ -48,6 +48,14 @@ describe("parseAgentFrame", () => {
     expect(complete).toMatchObject({ payload: { commandId: "cmd-2", result: { log: ["ab"] } } });
   });
 
+  it("replaces half a surrogate pair with U+FFFD rather than ignoring the answer (Neon's endpoint refuses one)", () => {
+    // JSON.stringify writes a lone surrogate as an escape, as an agent's encoder may.
+    const failed = parseAgentFrame(JSON.stringify({ type: "failed", payload: { commandId: "cmd-1", error: "bad \ud800 byte, pair 😀 kept" } }));
+    expect(failed).toMatchObject({ payload: { error: "bad \ufffd byte, pair 😀 kept" } });
+    const complete = parseAgentFrame(JSON.stringify({ type: "complete", payload: { commandId: "cmd-2", result: { "k\udc00": ["\udbff"] } } }));
+    expect(complete).toMatchObject({ payload: { result: { "k\ufffd": ["\ufffd"] } } });
+  });
+
   it("reads binary frames holding JSON like text frames", () => {
     const bytes = new TextEncoder().encode('{"type":"ack","payload":{"commandId":"cmd-2"}}');
     expect(parseAgentFrame(bytes.buffer as ArrayBuffer)).toMatchObject({ type: "ack" });
