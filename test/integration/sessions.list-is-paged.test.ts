@@ -53,6 +53,16 @@ describe("the session list", () => {
     expect(await unknown.json()).toMatchObject({ error: "Invalid cursor" });
   });
 
+  it("refuses an after naming another user's session like an unknown one, which tells nothing of it", async () => {
+    const theirs = await call("GET", "/api/v1/sessions?after=not-paige", { token });
+    expect(theirs.status).toBe(400);
+    expect(await theirs.json()).toMatchObject({ error: "Invalid cursor" });
+    // An administrator lists every user's sessions, and pages by any of them.
+    const admin = await tokenFor("root", { admin: true });
+    const page = await callJson<Page>("GET", "/api/v1/sessions?after=not-paige&limit=1", 200, { token: admin });
+    expect(page.sessions).toHaveLength(1);
+  });
+
   it("lists a session without created_at (an import) last, and pages past it", async () => {
     const ned = await tokenFor("ned");
     await query(sql`insert into sessions (id, user_id, state, created_at) values

@@ -26,12 +26,15 @@ export type SessionListFilter = {
 
 /**
  * Newest first (ties by id; a row without `created_at`, which only an import leaves, last), at
- * most `limit`; paged by the last id of the page before. Undefined when `after` names no session.
+ * most `limit`; paged by the last id of the page before. Undefined when `after` names no session
+ * of the listing: with `userId`, another user's session is unknown too, or a user could learn
+ * from the answer which ids other users have.
  */
 export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[] | undefined> {
   const key = sql`(coalesce(${sessions.createdAt}, '-infinity'), ${sessions.id})`;
+  const cursorOwner = filter.userId !== undefined ? sql` and user_id = ${filter.userId}` : sql``;
   const after = filter.after
-    ? sql`${key} < (select coalesce(created_at, '-infinity'), id from ${sessions} where id = ${filter.after})`
+    ? sql`${key} < (select coalesce(created_at, '-infinity'), id from ${sessions} where id = ${filter.after}${cursorOwner})`
     : undefined;
   const rows = await db
     .select()
@@ -39,7 +42,10 @@ export async function sessionList(db: Queryable, filter: SessionListFilter): Pro
     .where(and(filter.userId ? eq(sessions.userId, filter.userId) : undefined, filter.state ? eq(sessions.state, filter.state) : undefined, after))
     .orderBy(sql`coalesce(${sessions.createdAt}, '-infinity') desc`, desc(sessions.id))
     .limit(filter.limit);
-  if (rows.length === 0 && filter.after && !(await sessionGetById(db, filter.after))) return undefined;
+  if (rows.length === 0 && filter.after) {
+    const cursor = await sessionGetById(db, filter.after);
+    if (!cursor || (filter.userId !== undefined && cursor.userId !== filter.userId)) return undefined;
+  }
   return rows;
 }
 
