@@ -15,6 +15,7 @@ const STATUS = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
   internal: 500,
@@ -182,6 +183,12 @@ function postgresError(err: unknown): { code: string; constraint?: unknown } | u
   return undefined;
 }
 
+const HTTP_EXCEPTION: Partial<Record<number, [ErrorCode, string]>> = {
+  401: ["unauthorized", "Unauthorized"],
+  413: ["payload_too_large", "Payload too large"],
+  415: ["unsupported_media_type", "Unsupported media type"],
+};
+
 /** Maps any thrown value to the JSON error response. Unknown errors are logged with the request id. */
 export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? "unknown";
@@ -192,11 +199,10 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>): Response {
     // one that reports a state ("No agents available") is not an error of ours.
     if (appError.status >= 500 && appError.cause !== undefined) c.get("log")?.error(appError.title, { err: appError.cause, ...appError.extra });
   } else if (err instanceof HTTPException) {
-    appError = new AppError(
-      err.status >= 500 ? "internal" : "bad_request",
-      err.status === 401 ? "Unauthorized" : "Bad request",
-      err.message,
-    );
+    // Hono's own refusals (a body that is not JSON, a Content-Type that is not): code and title
+    // follow the status they carry.
+    const [code, title] = HTTP_EXCEPTION[err.status] ?? (err.status >= 500 ? ["internal", "Internal server error"] : ["bad_request", "Bad request"]);
+    appError = new AppError(code, title, err.message);
     return c.json(body(appError, requestId, c.req.path), err.status as ContentfulStatusCode);
   } else if (isTransientConflict(err)) {
     // Serialization failure or deadlock with concurrent work (an agent's delete against the

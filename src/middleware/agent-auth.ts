@@ -48,7 +48,8 @@ export function requireAgentKey(): MiddlewareHandler<AppEnv> {
       // A current key's use was recorded by the read; a legacy (bcrypt) one is upgraded now.
       if (verdict === "legacy" && agent.apiKeyHash) {
         const upgrade = agentUpgradeLegacyKey(c.var.db, agentId, { from: agent.apiKeyHash, to: keyHash });
-        c.executionCtx.waitUntil(upgrade.catch(() => {}));
+        // Not upgraded now, it is on the key's next use: logged, the request goes on.
+        c.executionCtx.waitUntil(upgrade.catch((err: unknown) => c.var.log.warn("legacy key upgrade failed", { agentId, err })));
       }
       c.set("agent", { agentId, bootstrap: false, registered: true, approvalStatus: agent.approvalStatus ?? "", authorizedAt });
       return next();

@@ -162,7 +162,9 @@ export function agentRoutes() {
     // The object refused the upgrade: its words, in the shape every error has.
     const reason = await res.text();
     if (res.status === 403) throw new AppError("forbidden", "Credentials revoked", reason, { agentId });
-    throw new AppError("internal", "Internal server error", `The agent's object refused the upgrade: ${res.status} ${reason}`);
+    const refusal = `The agent's object refused the upgrade: ${res.status} ${reason}`;
+    // The cause gets it logged with the request id (toErrorResponse logs 5xx answers that have one).
+    throw new AppError("internal", "Internal server error", refusal, { agentId }, { cause: new Error(refusal) });
   });
 
   return app;

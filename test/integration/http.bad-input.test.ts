@@ -30,6 +30,16 @@ describe("bad HTTP input", () => {
     await expectError(await call("GET", "/no/such/route"), 404, "Not found");
   });
 
+  it("answers a body sent as another media type than JSON with 415 and a code to match", async () => {
+    const token = await tokenFor("carol");
+    const res = await call("POST", "/api/v1/sessions", {
+      token,
+      headers: { "Content-Type": "text/plain" },
+      rawBody: JSON.stringify({ user: "carol", template: "x" }),
+    });
+    expect(await expectError(res, 415, "Unsupported media type")).toMatchObject({ code: "unsupported_media_type" });
+  });
+
   it("with no eligible agent answers 503 and writes nothing", async () => {
     await makeTemplate("desktop");
     const offline = await makeAgent();
