@@ -104,8 +104,24 @@ export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | nul
   } catch {
     return null;
   }
-  const parsed = AgentFrame.safeParse(json);
+  const parsed = AgentFrame.safeParse(withoutNullFields(json));
   return parsed.success ? parsed.data : null;
+}
+
+/**
+ * The frame with its fields, and its payload's, that are `null` left out: Go's decoder, the
+ * original's, reads a `null` as the field's zero value, so a frame with `"vncPort": null` was
+ * applied, not ignored. Objects inside (a result, the pod's metadata) are kept as they came.
+ */
+function withoutNullFields(json: unknown): unknown {
+  const dropNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
+  if (!isPlainObject(json)) return json;
+  const frame = dropNulls(json);
+  return isPlainObject(frame["payload"]) ? { ...frame, payload: dropNulls(frame["payload"]) } : frame;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** JSON.parse reviver: every string, and every key, without NUL characters or half surrogate pairs. */

@@ -5,7 +5,8 @@ describe("parseAgentFrame", () => {
   it("accepts RFC 3339, integer, null and absent timestamps (checklist 15)", () => {
     for (const timestamp of ["2025-11-22T07:14:50.2Z", 1732257290, null, undefined]) {
       const frame = parseAgentFrame(JSON.stringify({ type: "ack", timestamp, payload: { commandId: "cmd-1" } }));
-      expect(frame).toEqual({ type: "ack", timestamp, payload: { commandId: "cmd-1" } });
+      // A null one is read as absent, as every field's null is (below).
+      expect(frame).toEqual({ type: "ack", timestamp: timestamp ?? undefined, payload: { commandId: "cmd-1" } });
     }
   });
 
@@ -54,6 +55,15 @@ describe("parseAgentFrame", () => {
     expect(failed).toMatchObject({ payload: { error: "bad \ufffd byte, pair 😀 kept" } });
     const complete = parseAgentFrame(JSON.stringify({ type: "complete", payload: { commandId: "cmd-2", result: { "k\udc00": ["\udbff"] } } }));
     expect(complete).toMatchObject({ payload: { result: { "k\ufffd": ["\ufffd"] } } });
+  });
+
+  it("reads a field sent as null as absent, as Go's decoder did, and keeps nulls inside a result", () => {
+    expect(parseAgentFrame('{"type":"heartbeat","payload":{"status":null,"activeSessions":null,"capacity":null}}')).toMatchObject({ type: "heartbeat" });
+    expect(parseAgentFrame('{"type":"failed","payload":{"commandId":"c","error":null}}')).toMatchObject({ payload: { commandId: "c", error: "" } });
+    expect(parseAgentFrame('{"type":"status","payload":{"sessionId":"s","state":"running","vncReady":null,"vncPort":null}}')).toMatchObject({ type: "status" });
+    expect(parseAgentFrame('{"type":"command_response","success":true,"sessionId":"s","status":null,"error":null}')).toMatchObject({ success: true });
+    expect(parseAgentFrame('{"type":"complete","payload":{"commandId":"c","result":{"podName":null}}}')).toMatchObject({ payload: { result: { podName: null } } });
+    expect(parseAgentFrame('{"type":"ack","payload":{"commandId":null}}')).toBeNull();
   });
 
   it("reads binary frames holding JSON like text frames", () => {
