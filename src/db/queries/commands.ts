@@ -439,8 +439,9 @@ export async function commandRetry(
 }
 
 /**
- * Agents that are online and have a claimable command that the fast path will not deliver on
- * its own: older than `graceSeconds`, or due again after a backoff. The sweep's delivery list.
+ * Agents that are online (or draining: kept out of new sessions, not out of the commands of the
+ * ones they run) and have a claimable command that the fast path will not deliver on its own:
+ * older than `graceSeconds`, or due again after a backoff. The sweep's delivery list.
  */
 export async function commandAgentsWithPending(db: Queryable, graceSeconds: number, limit: number): Promise<string[]> {
   const rows = await db
@@ -454,7 +455,7 @@ export async function commandAgentsWithPending(db: Queryable, graceSeconds: numb
           sql`${agentCommands.createdAt} <= now() - make_interval(secs => ${graceSeconds})`,
           sql`${agentCommands.nextAttemptAt} is not null`,
         ),
-        eq(agents.status, "online"),
+        inArray(agents.status, ["online", "draining"]),
       ),
     )
     .limit(limit);
