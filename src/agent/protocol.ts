@@ -10,6 +10,24 @@ import { containsNul, mayHoldLoneSurrogate, wellFormed } from "../lib/text";
 /** Largest inbound frame the original accepted (gorilla SetReadLimit, spec §1.10). */
 export const MAX_FRAME_BYTES = 512 * 1024;
 
+/**
+ * Largest command payload (a template's manifest, an admin command's payload), encoded: its frame
+ * must fit docker-agent's own 512 KiB read limit, past which it closes its socket and never
+ * reconnects, and every command sent to it again later takes it down again. The 32 KiB left
+ * hold the rest of a start's payload (ids, resources, tags: a few KiB at most).
+ */
+export const MAX_COMMAND_PAYLOAD_BYTES = MAX_FRAME_BYTES - 32 * 1024;
+
+/** Whether `value`, encoded as JSON, fits MAX_COMMAND_PAYLOAD_BYTES (counted in UTF-8 bytes). */
+export function fitsACommandFrame(value: unknown): boolean {
+  const text = JSON.stringify(value) ?? "";
+  if (text.length * 3 <= MAX_COMMAND_PAYLOAD_BYTES) return true;
+  return text.length <= MAX_COMMAND_PAYLOAD_BYTES && new TextEncoder().encode(text).byteLength <= MAX_COMMAND_PAYLOAD_BYTES;
+}
+
+/** The validation message for a payload that does not fit (see MAX_COMMAND_PAYLOAD_BYTES). */
+export const TOO_LARGE_FOR_A_FRAME = `must encode to at most ${MAX_COMMAND_PAYLOAD_BYTES / 1024} KiB of JSON: its command must fit the agents' 512 KiB message limit`;
+
 // Agents send RFC 3339 strings (k8s), integers (docker), null, or nothing (k8s `status`).
 const Timestamp = z.union([z.string(), z.number(), z.null()]).optional();
 const Id = z.string().min(1).max(255);

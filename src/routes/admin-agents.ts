@@ -5,6 +5,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { callAgentObject, getAgentStub, requestDelivery } from "../agent/stub";
+import { TOO_LARGE_FOR_A_FRAME, fitsACommandFrame } from "../agent/protocol";
 import type { CreatedCommand } from "../agent/stub";
 import { agentApprove, agentDelete, agentGetById, agentList, agentReject, agentSetKey } from "../db/queries/agents";
 import { commandInsertIfAgentExists } from "../db/queries/commands";
@@ -39,7 +40,10 @@ const SendCommandBody = z
     action: z.enum(ACTIONS),
     // null is absent, as in the original's decoder.
     sessionId: z.string().max(255).nullish(),
-    payload: z.record(z.string(), z.unknown()).nullish(),
+    payload: z
+      .record(z.string(), z.unknown())
+      .refine(fitsACommandFrame, { message: `a payload ${TOO_LARGE_FOR_A_FRAME}` })
+      .nullish(),
   })
   .openapi("SendCommandRequest");
 

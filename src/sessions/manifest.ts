@@ -1,5 +1,6 @@
 /** Template manifests as agents expect them (spec §1.9) and the streaming settings they imply. */
 import { z } from "@hono/zod-openapi";
+import { TOO_LARGE_FOR_A_FRAME, fitsACommandFrame } from "../agent/protocol";
 import type { StreamingFallback, StreamingRule } from "../db/queries/session-create";
 
 const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535) });
@@ -33,6 +34,7 @@ export const ManifestSchema = z
     for (const { path, known } of misspelledKeys(manifest, READ, [])) {
       ctx.addIssue({ code: "custom", path, message: `agents read this key only as "${known}" (spec §1.9)` });
     }
+    if (!fitsACommandFrame(manifest)) ctx.addIssue({ code: "custom", path: [], message: `a manifest ${TOO_LARGE_FOR_A_FRAME}` });
   }, { when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value) });
 
 /** The keys agents read, where they read them (a one-element list: each element of a list). */

@@ -29,6 +29,8 @@ describe("a template's manifest", () => {
     ["no spec", { metadata: { name: "t" } }, "manifest.spec"],
     ["no baseImage", { metadata: {}, spec: {} }, "manifest.spec.baseImage"],
     ["a port without a containerPort", { metadata: {}, spec: { baseImage: "img", ports: [{ name: "vnc" }] } }, "manifest.spec.ports.0.containerPort"],
+    // Its start's frame would pass docker-agent's 512 KiB read limit, which closes its socket for good.
+    ["a size its start's frame cannot carry", { metadata: {}, spec: { baseImage: "img", blob: "x".repeat(490 * 1024) } }, "manifest"],
   ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
     const answer = await put("bad-template", manifest);
     expect(answer.status).toBe(400);
