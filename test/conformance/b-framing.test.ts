@@ -1,7 +1,9 @@
 /** Checklist B (spec §10): framing and message handling. Item 18 (protocol pings) is Node-side. */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { HEARTBEAT_WRITE_INTERVAL_MS } from "../../src/agent/liveness";
 import { getAgentRow, getCommand, getSessionRow, makeAgent, query } from "../helpers/db";
+import { readMemory, rewind } from "../helpers/heartbeat-memory";
 import { connectAgent, settle } from "../helpers/ws";
 
 const MALFORMED: unknown[] = [
@@ -81,6 +83,9 @@ describe("B. framing and message handling", () => {
     const socket = await connectAgent(agentId, apiKey);
     await query(sql`update agents set last_heartbeat = '2020-01-01', capacity = null where agent_id = ${agentId}`);
     await query(sql`insert into agent_commands (command_id, agent_id, action, status) values ('cmd-x', ${agentId}, 'stop_session', 'sent')`);
+    // A heartbeat taken for one now would count (seen moves) and be written (its stored one is stale).
+    await rewind(agentId, { seen: 10_000, written: HEARTBEAT_WRITE_INTERVAL_MS });
+    const seenBefore = (await readMemory(agentId)).seen;
     const before = await getAgentRow(agentId);
 
     for (const frame of MALFORMED) socket.send(frame);
@@ -90,6 +95,7 @@ describe("B. framing and message handling", () => {
     socket.ws.send(new TextEncoder().encode('{"type":"ack","payload":{"commandId":"cmd-x"}}')); // binary JSON is accepted
     await expect.poll(async () => (await getCommand("cmd-x"))?.status, { timeout: 5000 }).toBe("ack");
     expect(await getAgentRow(agentId)).toEqual(before);
+    expect((await readMemory(agentId)).seen).toBe(seenBefore);
     await expect(socket.nextFrame(200)).rejects.toThrow(/no frame/);
     socket.close();
   });

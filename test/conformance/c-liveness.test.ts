@@ -4,10 +4,9 @@ import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { AgentObject } from "../../src/agent/agent-object";
-import { readAttachment } from "../../src/agent/attachment";
 import { HEARTBEAT_TIMEOUT_MS, HEARTBEAT_WRITE_INTERVAL_MS } from "../../src/agent/liveness";
-import type { HeartbeatMemory } from "../../src/agent/liveness";
 import { makeAgent, makeTemplate, query } from "../helpers/db";
+import { readMemory, rewind } from "../helpers/heartbeat-memory";
 import { call, tokenFor } from "../helpers/http";
 import { connectAgent } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
@@ -28,17 +27,6 @@ async function heartbeat(socket: AgentSocket, agentId: string, payload: Record<s
 }
 
 const stub = (agentId: string) => env.AGENT.getByName(agentId);
-/** The heartbeat memory lives in the open socket's attachment (see attachment.ts). */
-const openSocket = (state: DurableObjectState) => state.getWebSockets().find((ws) => ws.readyState === WebSocket.OPEN)!;
-const readMemory = (agentId: string): Promise<HeartbeatMemory> =>
-  runInDurableObject(stub(agentId), (_o: AgentObject, state) => readAttachment(openSocket(state))!.heartbeat);
-const rewind = (agentId: string, ms: { seen?: number; written?: number }) =>
-  runInDurableObject(stub(agentId), (_o: AgentObject, state) => {
-    const ws = openSocket(state);
-    const a = readAttachment(ws)!;
-    const m = a.heartbeat;
-    ws.serializeAttachment({ ...a, heartbeat: { ...m, seen: m.seen - (ms.seen ?? 0), written: m.written - (ms.written ?? 0) } });
-  });
 
 describe("C. heartbeat and liveness", () => {
   it("[C19] sets online, last_heartbeat and updated_at, and replaces capacity in the original's shape", async () => {

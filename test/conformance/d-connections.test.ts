@@ -20,6 +20,11 @@ describe("D. connections and HA", () => {
     await settle(agent.agentId);
     expect((await second.nextFrame()).payload.commandId).toBe("cmd-after-replace");
     await expect(first.nextFrame(200)).rejects.toThrow(/no frame/);
+    // The object takes its events in order: once the second socket's ack has landed, the first's
+    // close (its echo came long before) has been handled, and it left the agent online.
+    second.send({ type: "ack", payload: { commandId: "cmd-after-replace" } });
+    await expect.poll(async () => (await getCommand("cmd-after-replace"))?.status, { timeout: 5000 }).toBe("ack");
+    expect((await getAgentRow(agent.agentId))?.status).toBe("online");
 
     // Closing the current socket is what takes the agent offline.
     second.close();

@@ -2,9 +2,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { commandClaimPending } from "../../src/db/queries/commands";
+import { transaction } from "../../src/db/transaction";
+import { readConfig } from "../../src/env";
 import worker from "../../src/index";
-import { getCommand, makeAgent, makeTemplate, query } from "../helpers/db";
+import { deliveryPolicy } from "../../src/lib/delivery-policy";
+import { getCommand, makeAgent, makeTemplate, query, withDb } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
 import { connectAgent, settle } from "../helpers/ws";
 
@@ -94,6 +98,46 @@ describe("E. command dispatch and lifecycle", () => {
     expect(await statusOf("cmd-young")).toBe("pending");
     socket.close();
     otherSocket.close();
+  });
+
+  it("[E28] stores a new command pending, with NULL sent_at, acknowledged_at, completed_at and error_message", async () => {
+    const { agentId } = await makeAgent(); // offline: nothing moves the row on
+    const admin = await tokenFor("root", { admin: true });
+    const created = await callJson<{ commandId: string; status: string }>("POST", `/api/v1/admin/agents/${agentId}/command`, 201, {
+      token: admin,
+      body: { action: "stop_session", sessionId: "e28-s" },
+    });
+    expect(created.status).toBe("pending");
+    expect(await getCommand(created.commandId)).toMatchObject({
+      status: "pending",
+      sent_at: null,
+      acknowledged_at: null,
+      completed_at: null,
+      error_message: null,
+      attempts: 0,
+    });
+  });
+
+  it.skipIf(!inject("concurrentSessions"))("[E32] a claim skips the commands another claim holds instead of waiting, and takes only pending ones", async () => {
+    const { agentId } = await makeAgent();
+    await query(sql`insert into agent_commands (command_id, agent_id, action, created_at)
+      select 'cmd-held-' || g, ${agentId}, 'stop_session', now() - interval '1 minute' + g * interval '1 millisecond'
+      from generate_series(1, 6) g`);
+    await query(sql`update agent_commands set status = 'ack' where command_id = 'cmd-held-6'`);
+    const lease = deliveryPolicy(readConfig(env));
+    await withDb((holder) =>
+      transaction(holder, async (tx) => {
+        // Another claim's transaction, holding the three oldest.
+        await tx.execute(sql`select 1 from agent_commands where command_id in ('cmd-held-1', 'cmd-held-2', 'cmd-held-3') for update`);
+        const claimed = await withDb((db) =>
+          Promise.race([
+            commandClaimPending(db, agentId, 10, lease),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the claim waited for the held rows")), 5000)),
+          ]),
+        );
+        expect(claimed.map((c) => c.commandId)).toEqual(["cmd-held-4", "cmd-held-5"]);
+      }),
+    );
   });
 
   it("[E33][E37] records ack, complete (with its result) and failed with their timestamps", async () => {
