@@ -34,23 +34,30 @@ export const ManifestSchema = z
     for (const { path, known } of misspelledKeys(manifest, READ, [])) {
       ctx.addIssue({ code: "custom", path, message: `agents read this key only as "${known}" (spec §1.9)` });
     }
+    for (const { path, expected } of mistypedKeys(manifest, READ, [])) {
+      ctx.addIssue({ code: "custom", path, message: `agents read this key as ${expected}` });
+    }
     if (!fitsACommandFrame(manifest)) ctx.addIssue({ code: "custom", path: [], message: `a manifest ${TOO_LARGE_FOR_A_FRAME}` });
   }, { when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value) });
 
-/** The keys agents read, where they read them (a one-element list: each element of a list). */
-type Shape = { [key: string]: Shape | [Shape] | null };
+/**
+ * The keys agents read, where they read them (a one-element list: each element of a list), and
+ * the JSON type they read each as; `typed` where ManifestSchema checks the type itself.
+ */
+type Leaf = "string" | "integer" | "boolean" | "typed";
+type Shape = { [key: string]: Shape | [Shape] | Leaf };
 const READ: Shape = {
-  metadata: { name: null, namespace: null },
+  metadata: { name: "string", namespace: "string" },
   spec: {
-    displayName: null,
-    description: null,
-    baseImage: null,
-    appType: null,
-    defaultResources: { memory: null, cpu: null },
-    ports: [{ name: null, containerPort: null, protocol: null }],
-    env: [{ name: null, value: null }],
-    volumeMounts: [{ name: null, mountPath: null }],
-    vnc: { enabled: null, port: null, protocol: null },
+    displayName: "string",
+    description: "string",
+    baseImage: "typed",
+    appType: "string",
+    defaultResources: "typed",
+    ports: [{ name: "string", containerPort: "typed", protocol: "string" }],
+    env: [{ name: "string", value: "string" }],
+    volumeMounts: [{ name: "string", mountPath: "string" }],
+    vnc: { enabled: "boolean", port: "integer", protocol: "string" },
   },
 };
 
@@ -64,12 +71,49 @@ function misspelledKeys(value: unknown, shape: Shape, path: (string | number)[])
     const known = byLowerCase.get(key.toLowerCase());
     if (known === undefined) return [];
     if (known !== key) return [{ path: [...path, key], known }];
-    const inner = shape[known];
+    const inner = shape[known]!;
     if (Array.isArray(inner)) {
       return Array.isArray(child) ? child.flatMap((item, i) => misspelledKeys(item, inner[0], [...path, key, i])) : [];
     }
-    return inner ? misspelledKeys(child, inner, [...path, key]) : [];
+    return typeof inner === "object" ? misspelledKeys(child, inner, [...path, key]) : [];
   });
+}
+
+type Mistyped = { path: (string | number)[]; expected: string };
+
+/**
+ * Keys agents read whose value has another JSON type than they read it as (`"port": "3000"`, an
+ * object where a list belongs): their decoders fail the start, or skip the value. `null` is
+ * absent, as Go's decoder reads it.
+ */
+function mistypedKeys(value: unknown, shape: Shape, path: (string | number)[]): Mistyped[] {
+  if (!isObject(value)) return [];
+  return Object.entries(shape).flatMap(([key, inner]): Mistyped[] => {
+    const child = value[key];
+    const at = [...path, key];
+    if (child === undefined || child === null || inner === "typed") return [];
+    // A list or object ManifestSchema types itself is reported there, once.
+    const wrong = (expected: string, where = at): Mistyped[] => (TYPED_CONTAINERS.has(where.filter((p) => typeof p === "string").join(".")) ? [] : [{ path: where, expected }]);
+    if (Array.isArray(inner)) {
+      if (!Array.isArray(child)) return wrong("a list");
+      return child.flatMap((item, i) => (isObject(item) ? mistypedKeys(item, inner[0], [...at, i]) : wrong("an object", [...at, i])));
+    }
+    if (typeof inner === "object") return isObject(child) ? mistypedKeys(child, inner, at) : wrong("an object");
+    return hasType(child, inner) ? [] : [{ path: at, expected: LEAF_NAMES[inner] }];
+  });
+}
+
+const TYPED_CONTAINERS = new Set(["metadata", "spec", "spec.ports"]);
+
+const LEAF_NAMES = { string: "a string", integer: "a whole number", boolean: "true or false" } as const;
+
+function hasType(value: unknown, type: Exclude<Leaf, "typed">): boolean {
+  if (type === "integer") return Number.isInteger(value);
+  return typeof value === type;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** What the original synthesised when a template's manifest was empty. */

@@ -29,6 +29,12 @@ describe("a template's manifest", () => {
     ["no spec", { metadata: { name: "t" } }, "manifest.spec"],
     ["no baseImage", { metadata: {}, spec: {} }, "manifest.spec.baseImage"],
     ["a port without a containerPort", { metadata: {}, spec: { baseImage: "img", ports: [{ name: "vnc" }] } }, "manifest.spec.ports.0.containerPort"],
+    ["a metadata.name that is not a string", { metadata: { name: 5 }, spec: { baseImage: "img" } }, "manifest.metadata.name"],
+    ["an env value that is not a string", { metadata: {}, spec: { baseImage: "img", env: [{ name: "A", value: 1 }] } }, "manifest.spec.env.0.value"],
+    ["env that is not a list", { metadata: {}, spec: { baseImage: "img", env: { A: "1" } } }, "manifest.spec.env"],
+    ["a vnc.port that is not a whole number", { metadata: {}, spec: { baseImage: "img", vnc: { port: "3000" } } }, "manifest.spec.vnc.port"],
+    ["a vnc.enabled that is not true or false", { metadata: {}, spec: { baseImage: "img", vnc: { enabled: "yes" } } }, "manifest.spec.vnc.enabled"],
+    ["a port's protocol that is not a string", { metadata: {}, spec: { baseImage: "img", ports: [{ containerPort: 80, protocol: 6 }] } }, "manifest.spec.ports.0.protocol"],
     // Its start's frame would pass docker-agent's 512 KiB read limit, which closes its socket for good.
     ["a size its start's frame cannot carry", { metadata: {}, spec: { baseImage: "img", blob: "x".repeat(490 * 1024) } }, "manifest"],
   ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
@@ -52,7 +58,15 @@ describe("a template's manifest", () => {
   it("is stored as given when agents can read it, unknown keys included", async () => {
     const manifest = {
       metadata: { name: "good-template", labels: { Spec: "any case here" } },
-      spec: { baseImage: "lscr.io/linuxserver/firefox:latest", ports: [{ name: "vnc", containerPort: 3000, protocol: "TCP" }], custom: { x: 1 } },
+      spec: {
+        baseImage: "lscr.io/linuxserver/firefox:latest",
+        description: null,
+        ports: [{ name: "vnc", containerPort: 3000, protocol: "TCP" }],
+        env: [{ name: "PUID", value: "1000" }],
+        volumeMounts: [{ name: "home", mountPath: "/config" }],
+        vnc: { enabled: true, port: 3000, protocol: "websocket" },
+        custom: { x: 1 },
+      },
       extra: true,
     };
     expect((await put("good-template", manifest)).status).toBe(200);
