@@ -13,6 +13,13 @@ import { errorResponses } from "../views/error";
 import { jsonContent } from "./openapi";
 import { validationHook } from "./validation";
 
+/**
+ * An agent's metadata is free-form, and the bootstrap key registers new agents with it: without a
+ * bound, 1 MiB each, read back on every authentication of the agent and in every admin agent list.
+ * Agents send a few labels.
+ */
+const MAX_METADATA_CHARS = 64 * 1024;
+
 const RegisterBody = z
   .object({
     agentId: z.string().min(3).max(100),
@@ -20,7 +27,10 @@ const RegisterBody = z
     // null is absent, as in the original's decoder.
     region: z.string().min(2).max(50).nullish(),
     capacity: CapacitySchema.nullish(),
-    metadata: z.record(z.string(), z.unknown()).nullish(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .refine((m) => JSON.stringify(m).length <= MAX_METADATA_CHARS, { message: `at most ${MAX_METADATA_CHARS / 1024} Ki characters of JSON` })
+      .nullish(),
   })
   .openapi("AgentRegistration");
 
