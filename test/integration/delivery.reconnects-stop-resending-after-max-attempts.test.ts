@@ -37,6 +37,19 @@ describe("reconnects and max_attempts", () => {
     third.close();
   });
 
+  it("re-send on reconnect the commands behind the oldest, whatever their count: they were waiting their turn", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    await query(sql`insert into agent_commands (command_id, agent_id, action, max_attempts) values ('cmd-running', ${agentId}, 'stop_session', 5)`);
+    await query(sql`insert into agent_commands (command_id, agent_id, action, max_attempts) values ('cmd-waiting', ${agentId}, 'stop_session', 1)`);
+    const first = await connectAgent(agentId, apiKey);
+    for (const id of ["cmd-running", "cmd-waiting"]) expect((await first.nextFrame()).payload.commandId).toBe(id);
+    first.close();
+    const second = await connectAgent(agentId, apiKey);
+    for (const id of ["cmd-running", "cmd-waiting"]) expect((await second.nextFrame()).payload.commandId).toBe(id);
+    expect(await getCommand("cmd-waiting")).toMatchObject({ status: "sent", attempts: 2 });
+    second.close();
+  });
+
   it("re-send an unacknowledged command on reconnect while it has deliveries left", async () => {
     const { agentId, apiKey } = await makeAgent();
     await query(sql`insert into agent_commands (command_id, agent_id, action, max_attempts) values ('cmd-lost-on-socket', ${agentId}, 'stop_session', 2)`);

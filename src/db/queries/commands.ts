@@ -238,12 +238,16 @@ export async function commandRelease(db: Db, commandIds: string[]): Promise<void
 }
 
 /**
- * A command already delivered `max_attempts` times stays `sent` and is not sent again: an agent
- * that dies on a command before acking it, and reconnects, would otherwise be handed it on every
- * reconnect until its deadline (24 h for a stop; never, for a row inserted by hand). Its lease
- * runs on, and the sweep fails it when it runs out (commandExpireLeases), unless an answer comes.
+ * The agent's oldest unfinished command, if it was already delivered `max_attempts` times, stays
+ * `sent` and is not sent again: an agent that dies on a command before acking it, and
+ * reconnects, would otherwise be handed it on every reconnect until its deadline (24 h for a stop;
+ * never, for a row inserted by hand). Its lease runs on, and the sweep fails it when it runs out
+ * (commandExpireLeases), unless an answer comes. Only the oldest: the agent runs commands in
+ * order, so the ones behind it were waiting their turn, and every reconnect counted a delivery.
  */
 function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
+  const olderInFlight = sql`exists (select 1 from ${agentCommands} older where older.agent_id = ${agentCommands.agentId}
+    and older.status in ('sent', 'ack') and (older.created_at, older.seq) < (${agentCommands.createdAt}, ${agentCommands.seq}))`;
   return db
     .update(agentCommands)
     .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
@@ -251,7 +255,7 @@ function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
       and(
         eq(agentCommands.agentId, agentId),
         eq(agentCommands.status, "sent"),
-        sql`${agentCommands.attempts} < ${agentCommands.maxAttempts}`,
+        or(sql`${agentCommands.attempts} < ${agentCommands.maxAttempts}`, olderInFlight),
       ),
     );
 }
