@@ -152,15 +152,17 @@ export function adminAgentRoutes() {
   app.openapi(routes.approve, async (c) => {
     const { agent_id } = c.req.valid("param");
     const apiKey = generateApiKey();
+    const notPending = () => new AppError("not_found", "Agent not found or not in pending status", `Agent ${agent_id} is not pending approval`);
+    const before = await agentGetById(c.var.db, agent_id);
+    // Refused before anything is disconnected: a repeated approve must not close a working socket.
+    if (before?.approvalStatus !== "pending") throw notPending();
     // The approval issues a new key: a socket opened with a key an admin issued the pending agent
     // must not outlive that key, as on a rotation (the disconnects are the same, for the same reasons).
-    const hadKey = ((await agentGetById(c.var.db, agent_id))?.apiKeyHash ?? null) !== null;
+    const hadKey = before.apiKeyHash !== null;
     const agent = getAgentStub(c.env, agent_id);
     if (hadKey) await callAgentObject(() => agent.disconnect("API key replaced on approval"));
     const row = await agentApprove(c.var.db, agent_id, c.var.user.userId, await hashApiKey(apiKey));
-    if (!row) {
-      throw new AppError("not_found", "Agent not found or not in pending status", `Agent ${agent_id} is not pending approval`);
-    }
+    if (!row) throw notPending();
     if (hadKey) afterResponse(c, agent.disconnect("API key replaced on approval", Date.now()), "disconnect after approval failed");
     return c.json(
       {

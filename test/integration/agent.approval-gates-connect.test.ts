@@ -87,6 +87,23 @@ describe("an agent's approval", () => {
     expect(refused.webSocket ?? null).toBeNull();
   });
 
+  it("leaves the socket of an agent approved already open when it is approved again (404)", async () => {
+    const ip = randomIp();
+    const agentId = uniqueId("approved-twice");
+    expect((await register(agentId, ip)).status).toBe(202);
+    const admin = await tokenFor("root", { admin: true });
+    const { apiKey } = await callJson<{ apiKey: string }>("POST", `/api/v1/admin/agents/${agentId}/approve`, 200, { token: admin });
+    const socket = await connectAgent(agentId, apiKey);
+    await callJson("POST", `/api/v1/admin/agents/${agentId}/approve`, 404, { token: admin });
+    // Still its socket: it is sent a command.
+    const { commandId } = await callJson<{ commandId: string }>("POST", `/api/v1/admin/agents/${agentId}/command`, 201, {
+      token: admin,
+      body: { action: "stop_session", sessionId: "s-twice" },
+    });
+    expect((await socket.nextFrame()).payload.commandId).toBe(commandId);
+    socket.close();
+  });
+
   it("stops even an agent's own key once the agent is rejected, and closes its socket", async () => {
     const ip = randomIp();
     const agentId = uniqueId("keyed-rejected");
