@@ -79,10 +79,15 @@ BEGIN
     -- answered (created before it and sent before it or in its batch, as the superseded above):
     -- the agent runs commands in the order it gets them, so it lost that one (or its answer),
     -- whose lease must run out for it to be sent again or failed; restarted on every answer, it
-    -- never would. One created before but sent again after it is behind it at the agent.
+    -- never would. One created before but sent again after it is behind it at the agent. One
+    -- answered without a record of its sending (the record lost) went out by now. A batch's rows
+    -- share a sent_at and are taken as sent in creation order, as a claim sends them; pushes
+    -- recorded together went out in commit order, which for two creates committing at once may
+    -- differ: then the next command keeps the lease it had, which the ack it sends on starting
+    -- replaces (a docker agent's, sent no ack, runs 15 min from its push).
     SELECT c.id, c.status FROM agent_commands c, done
     WHERE c.agent_id = p_agent_id AND c.status IN ('sent', 'ack') AND c.id <> done.id
-      AND NOT coalesce((c.created_at, c.seq) < (done.created_at, done.seq) AND c.sent_at <= done.sent_at, false)
+      AND NOT coalesce((c.created_at, c.seq) < (done.created_at, done.seq) AND c.sent_at <= coalesce(done.sent_at, now()), false)
       AND c.id NOT IN (SELECT id FROM superseded)
     ORDER BY c.created_at, c.seq LIMIT 1
   ),

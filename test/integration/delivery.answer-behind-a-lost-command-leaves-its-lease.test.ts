@@ -40,6 +40,18 @@ describe("an answer behind a lost command", () => {
     socket.close();
   });
 
+  it("leaves the lost command's lease when the answered one has no record of its sending (it went out by now)", async () => {
+    const { agentId } = await makeAgent();
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status, sent_at, lease_expires_at)
+      values ('cmd-lost-unrecorded', ${agentId}, 'stop_session', 'sent', now() - interval '2 minutes', now() - interval '1 minute')`);
+    // Pushed, its record lost: still pending, no sent_at, when its answer comes.
+    await query(sql`insert into agent_commands (command_id, agent_id, action) values ('cmd-answered-unrecorded', ${agentId}, 'stop_session')`);
+    const beforeAnswer = Date.now();
+    await query(sql`select finish_agent_command(${agentId}, 'cmd-answered-unrecorded', 'completed', null, null, '{}'::jsonb, null, 60, 900)`);
+    expect(await getCommand("cmd-answered-unrecorded")).toMatchObject({ status: "completed" });
+    expect(await leaseOf("cmd-lost-unrecorded")).toBeLessThan(beforeAnswer);
+  });
+
   it("restarts the lease of an older command sent again after the one answered: it is behind it at the agent", async () => {
     const { agentId, apiKey } = await makeAgent();
     for (const id of ["cmd-resent", "cmd-answered-first"]) {
