@@ -59,8 +59,10 @@ describe("the session list", () => {
     expect(await theirs.json()).toMatchObject({ error: "Invalid cursor" });
     // An administrator lists every user's sessions, and pages by any of them.
     const admin = await tokenFor("root", { admin: true });
-    const page = await callJson<Page>("GET", "/api/v1/sessions?after=not-paige&limit=1", 200, { token: admin });
-    expect(page.sessions).toHaveLength(1);
+    for (const filter of ["", "&user="]) {
+      const page = await callJson<Page>("GET", `/api/v1/sessions?after=not-paige&limit=1${filter}`, 200, { token: admin });
+      expect(page.sessions).toHaveLength(1);
+    }
   });
 
   it("lists a session without created_at (an import) last, and pages past it", async () => {

@@ -32,7 +32,7 @@ export type SessionListFilter = {
  */
 export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[] | undefined> {
   const key = sql`(coalesce(${sessions.createdAt}, '-infinity'), ${sessions.id})`;
-  const cursorOwner = filter.userId !== undefined ? sql` and user_id = ${filter.userId}` : sql``;
+  const cursorOwner = filter.userId ? sql` and user_id = ${filter.userId}` : sql``;
   const after = filter.after
     ? sql`${key} < (select coalesce(created_at, '-infinity'), id from ${sessions} where id = ${filter.after}${cursorOwner})`
     : undefined;
@@ -44,7 +44,7 @@ export async function sessionList(db: Queryable, filter: SessionListFilter): Pro
     .limit(filter.limit);
   if (rows.length === 0 && filter.after) {
     const cursor = await sessionGetById(db, filter.after);
-    if (!cursor || (filter.userId !== undefined && cursor.userId !== filter.userId)) return undefined;
+    if (!cursor || (filter.userId && cursor.userId !== filter.userId)) return undefined;
   }
   return rows;
 }
