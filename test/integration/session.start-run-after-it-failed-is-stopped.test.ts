@@ -9,18 +9,24 @@ import { describe, expect, it } from "vitest";
 import { getCommand, getSessionRow, query, waitFor } from "../helpers/db";
 import { callJson, tokenFor } from "../helpers/http";
 import { agentReadyFor } from "../helpers/ws";
+import type { AgentSocket } from "../helpers/ws";
+
+/** A session whose start the agent acked and an administrator then cancelled: it is `failed`. */
+async function startCancelledWhileRunning(user: string): Promise<{ socket: AgentSocket; name: string; startId: string }> {
+  const { socket } = await agentReadyFor("desktop");
+  const token = await tokenFor(user);
+  const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user, template: "desktop" } });
+  const startId: string = (await socket.nextFrame()).payload.commandId;
+  socket.send({ type: "ack", payload: { commandId: startId } });
+  await waitFor("start acked", async () => ((await getCommand(startId))?.status === "ack" ? true : undefined));
+  await callJson("POST", `/api/v1/admin/commands/${startId}/cancel`, 200, { token: await tokenFor("root", { admin: true }) });
+  expect((await getSessionRow(name))?.state).toBe("failed");
+  return { socket, name, startId };
+}
 
 describe("a start the agent ran after its session failed here", () => {
   it("gets its session stopped, which stays failed", async () => {
-    const { socket } = await agentReadyFor("desktop");
-    const token = await tokenFor("opal");
-    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "opal", template: "desktop" } });
-    const startId: string = (await socket.nextFrame()).payload.commandId;
-    socket.send({ type: "ack", payload: { commandId: startId } });
-    await waitFor("start acked", async () => ((await getCommand(startId))?.status === "ack" ? true : undefined));
-    const admin = await tokenFor("root", { admin: true });
-    await callJson("POST", `/api/v1/admin/commands/${startId}/cancel`, 200, { token: admin });
-    expect((await getSessionRow(name))?.state).toBe("failed");
+    const { socket, name, startId } = await startCancelledWhileRunning("opal");
 
     // The agent was already running it: it says so.
     socket.send({ type: "complete", payload: { commandId: startId, result: { sessionId: name, state: "running" } } });
@@ -36,13 +42,7 @@ describe("a start the agent ran after its session failed here", () => {
   });
 
   it("stays failed through the agent's running status before that complete, and the pod is stopped", async () => {
-    const { socket } = await agentReadyFor("desktop");
-    const token = await tokenFor("pia");
-    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "pia", template: "desktop" } });
-    const startId: string = (await socket.nextFrame()).payload.commandId;
-    socket.send({ type: "ack", payload: { commandId: startId } });
-    await waitFor("start acked", async () => ((await getCommand(startId))?.status === "ack" ? true : undefined));
-    await callJson("POST", `/api/v1/admin/commands/${startId}/cancel`, 200, { token: await tokenFor("root", { admin: true }) });
+    const { socket, name, startId } = await startCancelledWhileRunning("pia");
 
     // k8s-agent's order for a start it ran: status, then complete (spec §1.8).
     socket.send({ type: "status", payload: { sessionId: name, state: "running", vncReady: true, vncPort: 5900, platformMetadata: { podName: `${name}-pod` } } });
