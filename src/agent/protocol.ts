@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { CommandRow } from "../db/schema";
 import { CapacitySchema } from "../lib/capacity";
+import { isJsonObject } from "../lib/json";
 import { containsNul, mayHoldLoneSurrogate, wellFormed } from "../lib/text";
 
 /** Largest inbound frame the original accepted (gorilla SetReadLimit, spec §1.10). */
@@ -132,20 +133,21 @@ export function parseAgentFrame(message: string | ArrayBuffer): AgentFrame | nul
  * applied, not ignored. Objects inside (a result, the pod's metadata) are kept as they came.
  */
 function withoutNullFields(json: unknown): unknown {
-  const dropNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
-  if (!isPlainObject(json)) return json;
-  const frame = dropNulls(json);
-  return isPlainObject(frame["payload"]) ? { ...frame, payload: dropNulls(frame["payload"]) } : frame;
+  if (!isJsonObject(json)) return json;
+  // Every frame passes here: copied only when it has a null (agents rarely send one).
+  const frame = withoutNulls(json);
+  const payload = frame["payload"];
+  return isJsonObject(payload) && Object.values(payload).includes(null) ? { ...frame, payload: withoutNulls(payload) } : frame;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+function withoutNulls(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.values(o).includes(null) ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) : o;
 }
 
 /** JSON.parse reviver: every string, and every key, without NUL characters or half surrogate pairs. */
 function storable(_key: string, value: unknown): unknown {
   if (typeof value === "string") return storableText(value);
-  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).some((k) => storableText(k) !== k)) {
+  if (isJsonObject(value) && Object.keys(value).some((k) => storableText(k) !== k)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), v]));
   }
   return value;

@@ -1,6 +1,7 @@
 /** Template manifests as agents expect them (spec §1.9) and the streaming settings they imply. */
 import { z } from "@hono/zod-openapi";
 import { TOO_LARGE_FOR_A_FRAME, fitsACommandFrame } from "../agent/protocol";
+import { isJsonObject } from "../lib/json";
 import type { StreamingFallback, StreamingRule } from "../db/queries/session-create";
 
 const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535) });
@@ -65,7 +66,7 @@ type Misspelled = { path: (string | number)[]; known: string };
 
 /** Keys spelled in another case than agents read them (`Spec`, `BaseImage`): agents silently skip them. */
 function misspelledKeys(value: unknown, shape: Shape, path: (string | number)[]): Misspelled[] {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return [];
+  if (!isJsonObject(value)) return [];
   const byLowerCase = new Map(Object.keys(shape).map((key) => [key.toLowerCase(), key]));
   return Object.entries(value).flatMap(([key, child]): Misspelled[] => {
     const known = byLowerCase.get(key.toLowerCase());
@@ -87,7 +88,7 @@ type Mistyped = { path: (string | number)[]; expected: string };
  * absent, as Go's decoder reads it.
  */
 function mistypedKeys(value: unknown, shape: Shape, path: (string | number)[]): Mistyped[] {
-  if (!isObject(value)) return [];
+  if (!isJsonObject(value)) return [];
   return Object.entries(shape).flatMap(([key, inner]): Mistyped[] => {
     const child = value[key];
     const at = [...path, key];
@@ -96,9 +97,9 @@ function mistypedKeys(value: unknown, shape: Shape, path: (string | number)[]): 
     const wrong = (expected: string, where = at): Mistyped[] => (TYPED_CONTAINERS.has(where.filter((p) => typeof p === "string").join(".")) ? [] : [{ path: where, expected }]);
     if (Array.isArray(inner)) {
       if (!Array.isArray(child)) return wrong("a list");
-      return child.flatMap((item, i) => (isObject(item) ? mistypedKeys(item, inner[0], [...at, i]) : wrong("an object", [...at, i])));
+      return child.flatMap((item, i) => (isJsonObject(item) ? mistypedKeys(item, inner[0], [...at, i]) : wrong("an object", [...at, i])));
     }
-    if (typeof inner === "object") return isObject(child) ? mistypedKeys(child, inner, at) : wrong("an object");
+    if (typeof inner === "object") return isJsonObject(child) ? mistypedKeys(child, inner, at) : wrong("an object");
     return hasType(child, inner) ? [] : [{ path: at, expected: LEAF_NAMES[inner] }];
   });
 }
@@ -112,9 +113,6 @@ function hasType(value: unknown, type: Exclude<Leaf, "typed">): boolean {
   return typeof value === type;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** What the original synthesised when a template's manifest was empty. */
 export function minimalManifest(name: string): Record<string, unknown> {
