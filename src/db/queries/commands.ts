@@ -486,22 +486,29 @@ const OUTCOME_COLUMNS = {
  * they reach the head, see commandFinishByAgent).
  */
 export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
-  const olderInFlight = sql`exists (select 1 from ${agentCommands} older where older.agent_id = ${agentCommands.agentId}
-    and older.status in ('sent', 'ack')
-    and (older.created_at, older.seq) < (${agentCommands.createdAt}, ${agentCommands.seq}))`;
-  const expired = db
-    .select({ id: agentCommands.id })
-    .from(agentCommands)
-    .where(
-      and(
-        commandStatusIs.inFlight(agentCommands.status), // idx_agent_commands_lease's predicate
-        sql`${agentCommands.leaseExpiresAt} < now()`,
-        sql`not ${olderInFlight}`,
-      ),
-    )
-    .orderBy(asc(agentCommands.leaseExpiresAt))
-    .limit(limit)
-    .for("update", { skipLocked: true });
+  const inFlight = commandStatusIs.inFlight; // idx_agent_commands_in_flight's predicate
+  // Each agent's head, one probe of idx_agent_commands_in_flight per agent (a skip scan): the
+  // queues behind the heads, however long, are not read (migration 0019). Collected into an
+  // array first, so that no plan, whatever the table's statistics, reads rows to test them
+  // against the heads. The heads and the rows they are locked on come from the statement's one
+  // snapshot; a head acked or relet meanwhile is skipped by the lease check on its newest version.
+  const headsDue = sql`array(with recursive head as (
+      (select agent_id, id, lease_expires_at from ${agentCommands} lowest
+        where ${inFlight(sql`lowest.status`)} and lowest.agent_id is not null order by agent_id, created_at, seq limit 1)
+      union all
+      select next.* from head cross join lateral (select c.agent_id, c.id, c.lease_expires_at from ${agentCommands} c
+        where ${inFlight(sql`c.status`)} and c.agent_id > head.agent_id order by c.agent_id, c.created_at, c.seq limit 1) next)
+    select id from (
+      select id, lease_expires_at from head where lease_expires_at < now()
+      union all
+      select id, lease_expires_at from ${agentCommands} orphan
+        where ${inFlight(sql`orphan.status`)} and orphan.agent_id is null and orphan.lease_expires_at < now()
+    ) due order by lease_expires_at limit ${limit})`;
+  // Each head is then locked by its primary key, one at a time: given the list and the table to
+  // join, a planner short of statistics read the whole in-flight index instead.
+  const expired = sql`select c.id from unnest(${headsDue}) due(id) cross join lateral (
+      select id from ${agentCommands} c where c.id = due.id and ${inFlight(sql`c.status`)} and c.lease_expires_at < now()
+      for update skip locked) c`;
   const exhausted = sql`${agentCommands.attempts} >= ${agentCommands.maxAttempts}`;
   return db
     .update(agentCommands)
@@ -514,7 +521,7 @@ export async function commandExpireLeases(db: Queryable, limit: number): Promise
       leaseExpiresAt: null,
       updatedAt: sql`now()`,
     })
-    .where(inArray(agentCommands.id, expired))
+    .where(sql`${agentCommands.id} in (${expired})`)
     .returning(OUTCOME_COLUMNS);
 }
 
