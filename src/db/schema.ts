@@ -181,7 +181,11 @@ export const sessions = pgTable(
     terminatedAt: tz("terminated_at"),
   },
   (t) => [
-    index("idx_sessions_user_state").on(t.userId, t.state),
+    // The lists' order (sessionList): a page is read off an index, newest first, instead of
+    // sorting all of a user's sessions, or every session for an administrator (migration 0020).
+    // The original's (user_id, state) had no query here that this one does not serve.
+    index("idx_sessions_user_created").on(t.userId, sql`coalesce(${t.createdAt}, '-infinity'::timestamptz)`, t.id),
+    index("idx_sessions_created").on(sql`coalesce(${t.createdAt}, '-infinity'::timestamptz)`, t.id),
     index("idx_sessions_agent_state").on(t.agentId, t.state),
     index("idx_sessions_state_updated").on(t.state, t.updatedAt),
   ],

@@ -9,30 +9,13 @@
  */
 import type { PoolClient } from "@neondatabase/serverless";
 import { and, inArray, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/neon-serverless";
 import { describe, expect, it } from "vitest";
 import type { Queryable } from "../../src/db/client";
 import { commandDeleteFinished, commandExpireDeadlines, commandExpireLeases } from "../../src/db/queries/commands";
 import { agentCommands } from "../../src/db/schema";
 import { withDb } from "../helpers/db";
-
-type Statement = { query: string; params: unknown[] };
-
-/** Runs `scan` in a transaction that is rolled back, and returns the statements it sent. */
-async function statementsOf(client: PoolClient, scan: (db: Queryable) => Promise<unknown>): Promise<Statement[]> {
-  const sent: Statement[] = [];
-  const db = drizzle({ client, logger: { logQuery: (query, params) => void sent.push({ query, params }) } });
-  const rollback = new Error("rollback");
-  await db
-    .transaction(async (tx) => {
-      await scan(tx);
-      throw rollback;
-    })
-    .catch((err: unknown) => {
-      if (err !== rollback) throw err;
-    });
-  return sent.filter((s) => !/^(begin|commit|rollback)/i.test(s.query));
-}
+import { planNodes, statementsOf } from "../helpers/plans";
+import type { Statement } from "../helpers/plans";
 
 /**
  * The indexes the generic plan of `statement` reads when `candidate` is the table's only index
@@ -56,19 +39,11 @@ async function indexesOfGenericPlan(client: PoolClient, statement: Statement, ca
     await client.query(`prepare probe as ${statement.query}`);
     const execute = statement.params.length > 0 ? `execute probe(${statement.params.map(literal).join(", ")})` : "execute probe";
     const { rows } = await client.query<{ "QUERY PLAN": unknown }>(`explain (format json) ${execute}`);
-    return indexNames(rows[0]!["QUERY PLAN"]);
+    return planNodes(rows[0]!["QUERY PLAN"]).flatMap((node) => (typeof node["Index Name"] === "string" ? [node["Index Name"]] : []));
   } finally {
     await client.query("rollback");
     await client.query("deallocate all");
   }
-}
-
-function indexNames(plan: unknown): string[] {
-  if (Array.isArray(plan)) return plan.flatMap(indexNames);
-  if (plan === null || typeof plan !== "object") return [];
-  const node = plan as Record<string, unknown>;
-  const own = typeof node["Index Name"] === "string" ? [node["Index Name"]] : [];
-  return [...own, ...Object.values(node).flatMap(indexNames)];
 }
 
 /** Whether `index` can serve the scan: its statements' plans, each with `index` as the only choice. */

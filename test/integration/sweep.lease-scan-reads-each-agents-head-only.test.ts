@@ -5,11 +5,11 @@
  * them (migration 0019), or a backlog of 98,000 costs every sweep 170 ms of Postgres for nothing.
  */
 import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/neon-serverless";
 import { beforeEach, describe, expect, it } from "vitest";
 import { commandExpireLeases } from "../../src/db/queries/commands";
 import { runSweepNow } from "../helpers/cron";
 import { makeAgent, query, resetDatabase, withDb } from "../helpers/db";
+import { planNodes, statementsOf } from "../helpers/plans";
 
 const QUEUED = 300;
 
@@ -35,12 +35,9 @@ async function statusCounts(agentId: string): Promise<Record<string, number>> {
 
 /** Rows the plan's scans of agent_commands and of its indexes returned, over all their loops. */
 function rowsReadFromCommands(plan: unknown): number {
-  if (Array.isArray(plan)) return plan.reduce((n: number, p: unknown) => n + rowsReadFromCommands(p), 0);
-  if (plan === null || typeof plan !== "object") return 0;
-  const node = plan as Record<string, unknown>;
-  const scansCommands = node["Relation Name"] === "agent_commands" || String(node["Index Name"]).startsWith("idx_agent_commands");
-  const own = scansCommands ? Number(node["Actual Rows"]) * Number(node["Actual Loops"]) : 0;
-  return own + Object.values(node).reduce((n: number, v: unknown) => n + rowsReadFromCommands(v), 0);
+  return planNodes(plan)
+    .filter((node) => node["Relation Name"] === "agent_commands" || String(node["Index Name"]).startsWith("idx_agent_commands"))
+    .reduce((n, node) => n + Number(node["Actual Rows"]) * Number(node["Actual Loops"]), 0);
 }
 
 describe("the sweep's lease scan", () => {
@@ -70,22 +67,11 @@ describe("the sweep's lease scan", () => {
     for (let i = 0; i < 4; i++) await busyAgent(i % 2 === 0 ? "expired" : "live");
     const rowsRead = await withDb(async (db) => {
       const client = await db.$client.connect();
-      const statements: Array<{ query: string; params: unknown[] }> = [];
-      const logged = drizzle({ client, logger: { logQuery: (q, params) => void statements.push({ query: q, params }) } });
-      const rollback = new Error("rollback");
       try {
-        // The statement to explain, as the sweep sends it; its changes are rolled back.
-        await logged
-          .transaction(async (tx) => {
-            await commandExpireLeases(tx, 100);
-            throw rollback;
-          })
-          .catch((err: unknown) => {
-            if (err !== rollback) throw err;
-          });
-        await client.query("begin");
+        const statements = await statementsOf(client, (tx) => commandExpireLeases(tx, 100));
+        await client.query("begin"); // explain analyze runs the update: rolled back below
         let read = 0;
-        for (const s of statements.filter((s) => !/^(begin|commit|rollback)/i.test(s.query))) {
+        for (const s of statements) {
           const { rows } = await client.query<{ "QUERY PLAN": unknown }>(`explain (analyze, format json) ${s.query}`, s.params);
           read += rowsReadFromCommands(rows[0]!["QUERY PLAN"]);
         }
