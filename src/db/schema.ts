@@ -6,7 +6,7 @@
  * `timestamp`), and a few columns delivery needs are added (`seq`, `attempts`, `result`).
  */
 import { sql } from "drizzle-orm";
-import type { SQLWrapper } from "drizzle-orm";
+import type { SQL, SQLWrapper } from "drizzle-orm";
 import {
   bigint,
   boolean,
@@ -140,6 +140,11 @@ export const agentCommands = pgTable(
   ],
 );
 
+/** The session list's order key (sessionList's ORDER BY, which must match it to use the indexes). */
+export function listOrder(createdAt: SQLWrapper): SQL {
+  return sql`coalesce(${createdAt}, '-infinity'::timestamptz)`;
+}
+
 export const sessions = pgTable(
   "sessions",
   {
@@ -181,13 +186,15 @@ export const sessions = pgTable(
     terminatedAt: tz("terminated_at"),
   },
   (t) => [
-    // The lists' order (sessionList): a page is read off an index, newest first, instead of
-    // sorting all of a user's sessions, or every session for an administrator (migration 0020).
-    // The original's (user_id, state) had no query here that this one does not serve.
-    index("idx_sessions_user_created").on(t.userId, sql`coalesce(${t.createdAt}, '-infinity'::timestamptz)`, t.id),
-    index("idx_sessions_created").on(sql`coalesce(${t.createdAt}, '-infinity'::timestamptz)`, t.id),
+    // The lists' order (sessionList), for each of its filters: a page is read off an index,
+    // newest first, instead of sorting all of a user's sessions, or every session for an
+    // administrator, or every session in a state (migrations 0020 and 0021). The sweep's scans of
+    // `pending` and `terminating` sessions use the state's one too.
+    index("idx_sessions_user_created").on(t.userId, listOrder(t.createdAt), t.id),
+    index("idx_sessions_user_state").on(t.userId, t.state, listOrder(t.createdAt), t.id),
+    index("idx_sessions_created").on(listOrder(t.createdAt), t.id),
+    index("idx_sessions_state_created").on(t.state, listOrder(t.createdAt), t.id),
     index("idx_sessions_agent_state").on(t.agentId, t.state),
-    index("idx_sessions_state_updated").on(t.state, t.updatedAt),
   ],
 );
 

@@ -29,3 +29,14 @@ export function planNodes(plan: unknown): Array<Record<string, unknown>> {
   const own = "Node Type" in node ? [node] : [];
   return [...own, ...Object.values(node).flatMap(planNodes)];
 }
+
+/** Rows a plan's scans of `table` and of its indexes read (returned or filtered out), over all their loops. */
+export function rowsReadFrom(plan: unknown, table: string): number {
+  const perLoop = (node: Record<string, unknown>) =>
+    Number(node["Actual Rows"]) + Number(node["Rows Removed by Filter"] ?? 0) + Number(node["Rows Removed by Index Recheck"] ?? 0);
+  const ofTable = (node: Record<string, unknown>) =>
+    node["Relation Name"] === table || String(node["Index Name"]).startsWith(`idx_${table}_`) || node["Index Name"] === `${table}_pkey`;
+  return planNodes(plan)
+    .filter(ofTable)
+    .reduce((n, node) => n + perLoop(node) * Number(node["Actual Loops"]), 0);
+}

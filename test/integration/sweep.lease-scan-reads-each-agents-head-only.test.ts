@@ -11,7 +11,7 @@ import { commandExpireLeases } from "../../src/db/queries/commands";
 import { transaction } from "../../src/db/transaction";
 import { runSweepNow } from "../helpers/cron";
 import { makeAgent, query, resetDatabase, testDbOptions, withDb } from "../helpers/db";
-import { planNodes, statementsOf } from "../helpers/plans";
+import { rowsReadFrom, statementsOf } from "../helpers/plans";
 
 const QUEUED = 300;
 
@@ -41,15 +41,6 @@ async function statusCounts(agentId: string): Promise<Record<string, number>> {
     sql`select status, count(*)::int as n from agent_commands where agent_id = ${agentId} group by status`,
   );
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-}
-
-/** Rows the plan's scans of agent_commands and of its indexes read (returned or filtered out), over all their loops. */
-function rowsReadFromCommands(plan: unknown): number {
-  const perLoop = (node: Record<string, unknown>) =>
-    Number(node["Actual Rows"]) + Number(node["Rows Removed by Filter"] ?? 0) + Number(node["Rows Removed by Index Recheck"] ?? 0);
-  return planNodes(plan)
-    .filter((node) => node["Relation Name"] === "agent_commands" || String(node["Index Name"]).startsWith("idx_agent_commands"))
-    .reduce((n, node) => n + perLoop(node) * Number(node["Actual Loops"]), 0);
 }
 
 describe("the sweep's lease scan", () => {
@@ -126,7 +117,7 @@ async function rowsReadByTheScan(): Promise<number> {
       let read = 0;
       for (const s of statements) {
         const { rows } = await client.query<{ "QUERY PLAN": unknown }>(`explain (analyze, format json) ${s.query}`, s.params);
-        read += rowsReadFromCommands(rows[0]!["QUERY PLAN"]);
+        read += rowsReadFrom(rows[0]!["QUERY PLAN"], "agent_commands");
       }
       return read;
     } finally {

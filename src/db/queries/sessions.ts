@@ -1,7 +1,7 @@
 /** Named queries for `sessions`. */
 import { and, desc, eq, inArray, isNull, notInArray, or, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { sessions } from "../schema";
+import { listOrder, sessions } from "../schema";
 import type { SessionRow } from "../schema";
 
 export type NewSession = typeof sessions.$inferInsert;
@@ -31,16 +31,16 @@ export type SessionListFilter = {
  * from the answer which ids other users have.
  */
 export async function sessionList(db: Queryable, filter: SessionListFilter): Promise<SessionRow[] | undefined> {
-  const key = sql`(coalesce(${sessions.createdAt}, '-infinity'), ${sessions.id})`;
+  const key = sql`(${listOrder(sessions.createdAt)}, ${sessions.id})`;
   const cursorOwner = filter.userId ? sql` and user_id = ${filter.userId}` : sql``;
   const after = filter.after
-    ? sql`${key} < (select coalesce(created_at, '-infinity'), id from ${sessions} where id = ${filter.after}${cursorOwner})`
+    ? sql`${key} < (select ${listOrder(sql`created_at`)}, id from ${sessions} where id = ${filter.after}${cursorOwner})`
     : undefined;
   const rows = await db
     .select()
     .from(sessions)
     .where(and(filter.userId ? eq(sessions.userId, filter.userId) : undefined, filter.state ? eq(sessions.state, filter.state) : undefined, after))
-    .orderBy(sql`coalesce(${sessions.createdAt}, '-infinity') desc`, desc(sessions.id))
+    .orderBy(desc(listOrder(sessions.createdAt)), desc(sessions.id))
     .limit(filter.limit);
   if (rows.length === 0 && filter.after) {
     const cursor = await sessionGetById(db, filter.after);
