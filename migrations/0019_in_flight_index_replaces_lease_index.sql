@@ -4,6 +4,7 @@
 -- 98,000 commands queued at 100 busy agents cost 170 ms per sweep, every minute, for nothing.
 -- This index holds the same rows, by agent in order, so the scan takes one entry per agent
 -- (commandExpireLeases). The lease index had no other user. Built in the migration's
--- transaction, which blocks writes to agent_commands while it reads the in-flight rows.
+-- transaction, which blocks writes to agent_commands while it scans the table (0.3 s for
+-- 2,000,000 commands on a scratch database).
 CREATE INDEX "idx_agent_commands_in_flight" ON "agent_commands" USING btree ("agent_id","created_at","seq") WHERE "agent_commands"."status" in ('sent', 'ack');--> statement-breakpoint
 DROP INDEX "idx_agent_commands_lease";
