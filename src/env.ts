@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Db } from "./db/client";
+import { AppError } from "./errors";
 import type { Logger } from "./lib/log";
 
 const ConfigSchema = z.object({
@@ -46,21 +47,24 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 const cache = new WeakMap<object, Config>();
 
-/** Parses `env` into a Config; throws a ConfigError naming every bad key. Cached per env object. */
+/**
+ * Parses `env` into a Config; throws a 500 `Invalid configuration` naming every bad key (the
+ * answer names the keys; the log, through the error's cause, also what is wrong with each).
+ * Cached per env object.
+ */
 export function readConfig(env: Env): Config {
   const hit = cache.get(env);
   if (hit) return hit;
   const parsed = ConfigSchema.safeParse(env);
   if (!parsed.success) {
-    const keys = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${keys.join("; ")}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const keys = [...new Set(parsed.error.issues.map((i) => i.path.join(".")))];
+    throw new AppError("internal", "Invalid configuration", `The deployment's settings are invalid: ${keys.join(", ")} (see its log).`, {}, {
+      cause: new Error(`invalid configuration: ${problems.join("; ")}`),
+    });
   }
   cache.set(env, parsed.data);
   return parsed.data;
-}
-
-export class ConfigError extends Error {
-  override name = "ConfigError";
 }
 
 /** A user as the JWT middleware verified it. */

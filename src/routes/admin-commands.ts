@@ -2,7 +2,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { requestDelivery } from "../agent/stub";
 import type { Db } from "../db/client";
-import { commandCancel, commandGetById, commandList, commandReletAfter, commandRetry } from "../db/queries/commands";
+import { commandCancel, commandGetById, commandList, commandReletAfter, commandRetry, isCommandCursor } from "../db/queries/commands";
 import { transaction } from "../db/transaction";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure, sessionBeforeRetry } from "../sessions/command-outcome";
@@ -61,10 +61,12 @@ export function adminCommandRoutes() {
 
   app.openapi(routes.listCommands, async (c) => {
     const q = c.req.valid("query");
+    if (q.after !== undefined && !isCommandCursor(q.after)) {
+      throw new AppError("bad_request", "Invalid cursor", `after is not the next of an earlier page: ${q.after}`);
+    }
     const rows = await commandList(c.var.db, { agentId: q.agent_id, status: q.status, after: q.after, limit: q.limit });
-    if (!rows) throw new AppError("bad_request", "Invalid cursor", `after names no command: ${q.after}`);
     // A full page may have a next one; `total` counts this page.
-    const next = rows.length === q.limit ? rows[rows.length - 1]!.commandId : undefined;
+    const next = rows.length === q.limit ? rows[rows.length - 1]!.cursor : undefined;
     return c.json({ commands: rows.map(toCommandJson), total: rows.length, ...(next ? { next } : {}) }, 200);
   });
 

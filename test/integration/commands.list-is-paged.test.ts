@@ -4,6 +4,9 @@
  * for with `after` = the previous page's `next`. Pages neither repeat nor skip a command, commands
  * created in the same instant included (insertion order breaks the tie); a command whose
  * `created_at` an update set NULL comes last (an insert cannot leave it NULL: migration 0016).
+ * `next` marks a place in the list, not a command: a retry moves its command to the front (its
+ * `created_at` becomes now), and a page that followed the moved command's new place repeated the
+ * pages already read.
  */
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -38,7 +41,7 @@ describe("the admin command list", () => {
       seen.push(...page.commands.map((c) => c.commandId));
       expect(page.total).toBe(page.commands.length);
       if (!page.next) break;
-      after = page.next;
+      after = encodeURIComponent(page.next);
     }
     expect(seen).toEqual(["c-5", "c-4", "c-3", "c-2", "c-1", "c-0"]);
   });
@@ -46,7 +49,7 @@ describe("the admin command list", () => {
   it("pages within a status", async () => {
     const first = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&status=completed&limit=2`, 200, { token: admin });
     expect(first.commands.map((c) => c.commandId)).toEqual(["c-4", "c-3"]);
-    const second = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&status=completed&limit=2&after=${first.next}`, 200, {
+    const second = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&status=completed&limit=2&after=${encodeURIComponent(first.next!)}`, 200, {
       token: admin,
     });
     expect(second.commands.map((c) => c.commandId)).toEqual(["c-1", "c-0"]);
@@ -58,9 +61,33 @@ describe("the admin command list", () => {
     expect(all.next).toBeUndefined();
   });
 
-  it("refuses an after naming no command with 400", async () => {
-    const unknown = await call("GET", "/api/v1/admin/commands?after=no-such-command", { token: admin });
-    expect(unknown.status).toBe(400);
-    expect(await unknown.json()).toMatchObject({ error: "Invalid cursor" });
+  it("refuses an after that no page gave with 400", async () => {
+    for (const after of ["no-such-command", "c-1", "2026-12-07T20:53:14Z~1", "-infinity~x", "2026-12-07T20:53:14.123456Z~99999999999999999999"]) {
+      const refused = await call("GET", `/api/v1/admin/commands?after=${encodeURIComponent(after)}`, { token: admin });
+      expect(refused.status, after).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: "Invalid cursor" });
+    }
+  });
+});
+
+describe("the admin command list's next page, after a command on the page before was retried", () => {
+  it("goes on from where that page ended, without repeating it", async () => {
+    const admin = await tokenFor("root", { admin: true });
+    const { agentId } = await makeAgent();
+    await query(sql`insert into agent_commands (command_id, agent_id, action, status, created_at) values
+      ('r-0', ${agentId}, 'stop_session', 'completed', now() - interval '5 minutes'),
+      ('r-1', ${agentId}, 'start_session', 'failed', now() - interval '4 minutes'),
+      ('r-2', ${agentId}, 'stop_session', 'completed', now() - interval '3 minutes'),
+      ('r-3', ${agentId}, 'start_session', 'completed', now() - interval '2 minutes')`);
+    const first = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&limit=3`, 200, { token: admin });
+    expect(first.commands.map((c) => c.commandId)).toEqual(["r-3", "r-2", "r-1"]);
+    await callJson("POST", "/api/v1/admin/commands/r-1/retry", 200, { token: admin });
+    const second = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&limit=3&after=${encodeURIComponent(first.next!)}`, 200, {
+      token: admin,
+    });
+    expect(second.commands.map((c) => c.commandId)).toEqual(["r-0"]);
+    // A new scan sees the retried command first, as its agent's newest.
+    const again = await callJson<Page>("GET", `/api/v1/admin/commands?agent_id=${agentId}&limit=1`, 200, { token: admin });
+    expect(again.commands.map((c) => c.commandId)).toEqual(["r-1"]);
   });
 });

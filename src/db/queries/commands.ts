@@ -79,32 +79,49 @@ export async function commandGetById(db: Queryable, commandId: string): Promise<
 }
 
 /**
- * Newest first (a row whose `created_at` an update set NULL last; an insert cannot, see migration 0016), at most `limit`;
- * paged by the last command id of the page before. Undefined when `after` names no command.
+ * Where a page of commandList ended: the last row's place in the list's order, `created_at`
+ * (UTC, to the microsecond; `-infinity` for NULL) and `seq`, as `<created_at>~<seq>`. Not the
+ * command's id: an admin retry moves a command to the back of its agent's queue (`created_at`
+ * now), and a cursor read off the command then would start the next page over from the newest.
+ */
+export type CommandCursor = string;
+
+const CURSOR = /^(-?infinity|\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)~(\d{1,18})$/;
+
+/** Whether `after` is a cursor commandList could have given (anything else is no cursor of ours). */
+export function isCommandCursor(after: string): boolean {
+  return CURSOR.test(after);
+}
+
+/**
+ * Newest first (a row whose `created_at` an update set NULL last; an insert cannot, see migration
+ * 0016), at most `limit`; paged by the cursor of the page before, which must be well formed
+ * (isCommandCursor). Each row comes with its own cursor.
  */
 export async function commandList(
   db: Queryable,
-  filter: { agentId?: string | undefined; status?: string | undefined; after?: string | undefined; limit: number },
-): Promise<CommandRow[] | undefined> {
+  filter: { agentId?: string | undefined; status?: string | undefined; after?: CommandCursor | undefined; limit: number },
+): Promise<(CommandRow & { cursor: CommandCursor })[]> {
   // Insertion order breaks ties: `seq` is unique, so pages neither repeat nor skip a command.
-  const key = sql`(coalesce(${agentCommands.createdAt}, '-infinity'), ${agentCommands.seq})`;
-  const after = filter.after
-    ? sql`${key} < (select coalesce(created_at, '-infinity'), seq from ${agentCommands} where command_id = ${filter.after})`
-    : undefined;
-  const rows = await db
-    .select()
+  const orderAt = sql`coalesce(${agentCommands.createdAt}, '-infinity')`;
+  const place = filter.after ? CURSOR.exec(filter.after) : null;
+  if (filter.after && !place) throw new Error(`not a command cursor: ${filter.after}`);
+  return db
+    .select({
+      ...getTableColumns(agentCommands),
+      cursor: sql<CommandCursor>`(case when ${agentCommands.createdAt} is null then '-infinity'
+        when not isfinite(${agentCommands.createdAt}) then ${agentCommands.createdAt}::text else to_char(${agentCommands.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') end) || '~' || ${agentCommands.seq}`,
+    })
     .from(agentCommands)
     .where(
       and(
         filter.agentId ? eq(agentCommands.agentId, filter.agentId) : undefined,
         filter.status ? eq(agentCommands.status, filter.status) : undefined,
-        after,
+        place ? sql`(${orderAt}, ${agentCommands.seq}) < (${place[1]}::timestamptz, ${place[2]}::bigint)` : undefined,
       ),
     )
-    .orderBy(sql`coalesce(${agentCommands.createdAt}, '-infinity') desc`, desc(agentCommands.seq))
+    .orderBy(sql`${orderAt} desc`, desc(agentCommands.seq))
     .limit(filter.limit);
-  if (rows.length === 0 && filter.after && !(await commandGetById(db, filter.after))) return undefined;
-  return rows;
 }
 
 /**
