@@ -124,10 +124,15 @@ export const agentCommands = pgTable(
     // Partial: each holds only the rows its sweep query looks for (commandExpireLeases,
     // commandExpireDeadlines), so finished commands, nearly all rows under retention, are in
     // neither, and a command's status changes write fewer index entries (migration 0008).
-    // In-flight commands by agent, in order: the first entry of each agent is the command it runs
-    // now, the only one whose lease the sweep judges; the lease scan walks one entry per agent,
-    // not the queues behind them (migration 0019, which replaced an index on the lease).
-    index("idx_agent_commands_in_flight").on(t.agentId, t.createdAt, t.seq).where(commandStatusIs.inFlight(t.status)),
+    // In-flight commands by agent, in the order they went out (a claim's batch shares a sent_at
+    // and goes out in creation order): the first entry of each agent is the command it runs now,
+    // the only one whose lease the sweep judges; the lease scan walks one entry per agent, not the
+    // queues behind them (migration 0019, which replaced an index on the lease). In creation order
+    // (until migration 0022), an older command sent after a newer one was judged while it waited
+    // behind it, and failed after its deliveries if the newer one ran for minutes.
+    index("idx_agent_commands_in_flight")
+      .on(t.agentId, t.sentAt.asc().nullsFirst(), t.createdAt, t.seq)
+      .where(commandStatusIs.inFlight(t.status)),
     index("idx_agent_commands_deadline").on(t.expiresAt).where(commandStatusIs.pending(t.status)),
     // The retention delete's (commandDeleteFinished): without it every sweep read the whole table
     // to find nothing old enough (migration 0009).

@@ -498,23 +498,26 @@ const OUTCOME_COLUMNS = {
 /**
  * Expired leases: the command goes back to `pending` behind an exponential backoff with jitter
  * (5 s · 2^(attempts−1), at most 5 min), or, after `max_attempts` deliveries, ends `failed`.
- * Only an agent's oldest unfinished command is judged: agents run commands one at a time, in
- * order, so the ones queued behind it are legitimately unanswered (their lease restarts when
- * they reach the head, see commandFinishByAgent).
+ * Only the command an agent runs now is judged, its in-flight command that went out first (a
+ * batch's in creation order; one with no record of its sending counts as first): agents run
+ * commands one at a time, in the order they get them, so the ones queued behind it are
+ * legitimately unanswered (their lease restarts when they reach the head, see
+ * commandFinishByAgent). Not the oldest by creation: one sent again after a newer one went out
+ * (re-queued meanwhile, or committed after it) waits behind that one at the agent.
  */
 export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
   const inFlight = commandStatusIs.inFlight; // idx_agent_commands_in_flight's predicate
   // Each agent's head, one probe of idx_agent_commands_in_flight per agent (a skip scan): the
-  // queues behind the heads, however long, are not read (migration 0019). The due ones, oldest
+  // queues behind the heads, however long, are not read (migrations 0019 and 0022). The due ones, oldest
   // lease first, are collected into an array, so that no plan reads rows to test them against
   // the heads. The heads and the rows locked come from the statement's one snapshot; a head acked
   // or relet meanwhile is skipped by the lease check on its newest version.
   const headsDue = sql`array(with recursive head as (
       (select agent_id, id, lease_expires_at from ${agentCommands} lowest
-        where ${inFlight(sql`lowest.status`)} and lowest.agent_id is not null order by agent_id, created_at, seq limit 1)
+        where ${inFlight(sql`lowest.status`)} and lowest.agent_id is not null order by agent_id, sent_at nulls first, created_at, seq limit 1)
       union all
       select next.* from head cross join lateral (select c.agent_id, c.id, c.lease_expires_at from ${agentCommands} c
-        where ${inFlight(sql`c.status`)} and c.agent_id > head.agent_id order by c.agent_id, c.created_at, c.seq limit 1) next)
+        where ${inFlight(sql`c.status`)} and c.agent_id > head.agent_id order by c.agent_id, c.sent_at nulls first, c.created_at, c.seq limit 1) next)
     select id from (
       select id, lease_expires_at from head where lease_expires_at < now()
       union all
