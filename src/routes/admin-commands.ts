@@ -1,8 +1,8 @@
 /** Admin: the command table, filtered by agent and status (newest first), and one command. */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { requestDelivery } from "../agent/stub";
-import type { Db } from "../db/client";
-import { commandCancel, commandGetById, commandList, commandReletAfter, commandRetry, isCommandCursor } from "../db/queries/commands";
+import type { Queryable } from "../db/client";
+import { commandCancel, commandGetById, commandList, commandReletAfter, commandRetry, isCommandCursor, RETRYABLE_STATUSES } from "../db/queries/commands";
 import { transaction } from "../db/transaction";
 import { commandDeadline, deliveryPolicy } from "../lib/delivery-policy";
 import { sessionAfterFailure, sessionBeforeRetry } from "../sessions/command-outcome";
@@ -97,15 +97,22 @@ export function adminCommandRoutes() {
     const { commandId } = c.req.valid("param");
     const existing = await commandGetById(c.var.db, commandId);
     const policy = deliveryPolicy(c.var.config);
-    // The command and its session in one transaction (see sessionBeforeRetry).
+    const notRetryable = (db: Queryable) => notFinishable(db, commandId, "retried", "only failed or expired commands can be retried");
+    if (!existing || !RETRYABLE_STATUSES.includes(existing.status ?? "")) throw await notRetryable(c.var.db);
+    // The command and its session in one transaction (see sessionBeforeRetry). The session first:
+    // its row lock orders the retry with the session's other actions, and the command's new
+    // created_at must be taken once that lock is held. Taken before a wait for it, the retried
+    // command would be older than a command another action created and committed meanwhile, and
+    // would go out after it.
     const row = await transaction(c.var.db, async (tx) => {
-      const retried = existing && (await commandRetry(tx, commandId, commandDeadline(policy, existing.action)));
-      if (retried && !(await sessionBeforeRetry(tx, retried))) {
-        throw new AppError("conflict", "Session has moved on", `Session ${retried.sessionId} is no longer where the failed ${retried.action} left it; nothing was retried`);
+      if (!(await sessionBeforeRetry(tx, existing))) {
+        throw new AppError("conflict", "Session has moved on", `Session ${existing.sessionId} is no longer where the failed ${existing.action} left it; nothing was retried`);
       }
+      const retried = await commandRetry(tx, commandId, commandDeadline(policy, existing.action));
+      // Finished otherwise (or retried) meanwhile: the session's move is rolled back with this.
+      if (!retried) throw await notRetryable(tx);
       return retried;
     });
-    if (!row) throw await notFinishable(c.var.db, commandId, "retried", "only failed or expired commands can be retried");
     if (row.agentId) requestDelivery(c.env, c.executionCtx, row.agentId, c.var.log);
     return c.json(toCommandJson(row), 200);
   });
@@ -114,7 +121,7 @@ export function adminCommandRoutes() {
 }
 
 /** 404 when the command does not exist, else 409 naming its status. */
-async function notFinishable(db: Db, commandId: string, verb: string, why: string): Promise<AppError> {
+async function notFinishable(db: Queryable, commandId: string, verb: string, why: string): Promise<AppError> {
   const row = await commandGetById(db, commandId);
   if (!row) return new AppError("not_found", "Command not found", `No command ${commandId}`);
   return new AppError("conflict", "Invalid command state", `Command ${commandId} is ${row.status} and cannot be ${verb}: ${why}`, {

@@ -16,7 +16,7 @@ describe("retrying a failed command", () => {
     const admin = await tokenFor("root", { admin: true });
     await query(sql`insert into agent_commands (command_id, agent_id, action, status, attempts, sent_at, lease_expires_at, created_at, error_message) values
       ('old-failed', ${agentId}, 'stop_session', 'failed', 5, now() - interval '10 minutes', null, now() - interval '10 minutes', 'no result'),
-      ('now-running', ${agentId}, 'stop_session', 'ack', 1, now() - interval '1 minute', now() + interval '10 minutes', now() - interval '1 minute', null)`);
+      ('now-running', ${agentId}, 'stop_session', 'ack', 1, now() - interval '5 minutes', now() + interval '10 minutes', now() - interval '5 minutes', null)`);
     const retried = await callJson<{ createdAt: string }>("POST", "/api/v1/admin/commands/old-failed/retry", 200, { token: admin });
     const [order] = await query<{ behind: boolean }>(sql`select (select created_at from agent_commands where command_id = 'old-failed')
       > (select created_at from agent_commands where command_id = 'now-running') as behind`);

@@ -11,6 +11,9 @@ import { agentCommands, agents, commandStatusIs } from "../schema";
 import type { CommandRow } from "../schema";
 import { isForeignKeyViolation } from "../../errors";
 
+/** The statuses an administrator's retry takes a command from (commandRetry). */
+export const RETRYABLE_STATUSES: readonly string[] = ["failed", "expired"];
+
 /** Statuses an agent's answer can still move forward. */
 const OPEN_STATUSES = ["pending", "sent", "ack"];
 
@@ -454,7 +457,7 @@ export async function commandRetry(
       createdAt: sql`clock_timestamp()`,
       updatedAt: sql`now()`,
     })
-    .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, ["failed", "expired"])))
+    .where(and(eq(agentCommands.commandId, commandId), inArray(agentCommands.status, [...RETRYABLE_STATUSES])))
     .returning();
   return row;
 }
