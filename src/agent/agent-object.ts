@@ -421,7 +421,8 @@ export class AgentObject extends DurableObject<Env> {
   async #apply(agentId: string, received: WorkFrame, resolved: { frame?: WorkFrame }): Promise<void> {
     let frame = received;
     if (frame.type === "command_response") {
-      await this.#delivery.recordPushed(agentId);
+      // Failing, the reply is kept (an outage, a rollback) rather than matched to nothing.
+      await this.#delivery.recordPushedForAnswer(agentId);
       const work = await resolveAgentFrame(this.#db(), agentId, frame);
       if (!work) return;
       resolved.frame = frame = work;

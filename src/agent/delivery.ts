@@ -9,7 +9,7 @@
  * a delivery costs no write of its own when the agent answers promptly.
  */
 import type { Db } from "../db/client";
-import { isRefusedByPostgres } from "../errors";
+import { isDatabaseUnavailable, isRefusedByPostgres, retryableRollback } from "../errors";
 import { OLDER_PENDING_LIMIT, commandMarkSent, commandRelease } from "../db/queries/commands";
 import type { ClaimedCommand } from "../db/queries/commands";
 import type { DeliveryPolicy } from "../lib/delivery-policy";
@@ -46,6 +46,9 @@ export type DeliveryHost = {
   onFailure(err: unknown, agentId: string, strandedSent: boolean): Promise<void>;
 };
 
+/** Why a `sent` record was not written. */
+type RecordFailure = { err: unknown };
+
 /** Commands claimed per database round trip while draining the queue. */
 const CLAIM_BATCH = 50;
 /** How many sent ids a wake-up remembers (only races within milliseconds matter). */
@@ -70,7 +73,7 @@ export class CommandDelivery {
   #claiming = false;
   #recordTimer: ReturnType<typeof setTimeout> | null = null;
   /** Records being written now. */
-  readonly #writing = new Set<Promise<void>>();
+  readonly #writing = new Set<Promise<unknown>>();
 
   constructor(private readonly host: DeliveryHost) {}
 
@@ -140,9 +143,24 @@ export class CommandDelivery {
    * (a retry, the sweep) records them when it claims them.
    */
   async recordPushed(agentId: string): Promise<void> {
+    await this.#recordAllPushed(agentId);
+  }
+
+  /**
+   * recordPushed for an answer that must find its command recorded (a docker agent's failure is
+   * matched only among commands recorded `sent`): throws what the record failed with if a retry
+   * can go through (an outage, a rollback), for the caller to keep the answer until it does.
+   * A record Postgres refuses outright would be refused again: the answer goes on without it.
+   */
+  async recordPushedForAnswer(agentId: string): Promise<void> {
+    const failure = await this.#recordAllPushed(agentId);
+    if (failure && (isDatabaseUnavailable(failure.err) || retryableRollback(failure.err))) throw failure.err;
+  }
+
+  #recordAllPushed(agentId: string): Promise<RecordFailure | undefined> {
     if (this.#recordTimer) clearTimeout(this.#recordTimer);
     this.#recordTimer = null;
-    await this.#record(agentId, [...this.#unrecorded]);
+    return this.#record(agentId, [...this.#unrecorded]);
   }
 
   /** Records `commandId` as `sent` now if it is waiting for its record (see AgentObject #apply). */
@@ -238,10 +256,10 @@ export class CommandDelivery {
     }
   }
 
-  /** Never throws (see recordPushed). */
-  #record(agentId: string, ids: string[]): Promise<void> {
-    if (ids.length === 0) return Promise.resolve();
-    const write: Promise<void> = this.#write(agentId, ids).finally(() => this.#writing.delete(write));
+  /** Never throws (see recordPushed): a failure is logged, and answered. */
+  #record(agentId: string, ids: string[]): Promise<RecordFailure | undefined> {
+    if (ids.length === 0) return Promise.resolve(undefined);
+    const write: Promise<RecordFailure | undefined> = this.#write(agentId, ids).finally(() => this.#writing.delete(write));
     this.#writing.add(write);
     return write;
   }
@@ -262,12 +280,14 @@ export class CommandDelivery {
     clearTimeout(timer);
   }
 
-  async #write(agentId: string, ids: string[]): Promise<void> {
+  async #write(agentId: string, ids: string[]): Promise<RecordFailure | undefined> {
     try {
       await commandMarkSent(this.host.db(), ids, this.host.policy());
       for (const id of ids) this.#recorded(id);
+      return undefined;
     } catch (err) {
       this.host.log(agentId).warn("AgentObject could not record pushed commands as sent", { err, count: ids.length });
+      return { err };
     }
   }
 
