@@ -465,10 +465,13 @@ export async function commandRetry(
 /**
  * Agents that are online (or draining: kept out of new sessions, not out of the commands of the
  * ones they run) and have a claimable command that the fast path will not deliver on its own:
- * older than `graceSeconds`, or due again after a backoff. The sweep's delivery list.
+ * older than `graceSeconds`, or due again after a backoff. The sweep's delivery list, at most
+ * `limit` of them, drawn at random when there are more: in the order a plan happened to return
+ * them, the same first ones came back every run, and agents whose object cannot deliver (online
+ * by HTTP heartbeats, with no socket) could fill the list every minute and starve the rest.
  */
 export async function commandAgentsWithPending(db: Queryable, graceSeconds: number, limit: number): Promise<string[]> {
-  const rows = await db
+  const waiting = db
     .selectDistinct({ agentId: agentCommands.agentId })
     .from(agentCommands)
     .innerJoin(agents, eq(agents.agentId, agentCommands.agentId))
@@ -482,7 +485,8 @@ export async function commandAgentsWithPending(db: Queryable, graceSeconds: numb
         inArray(agents.status, ["online", "draining"]),
       ),
     )
-    .limit(limit);
+    .as("waiting");
+  const rows = await db.select({ agentId: waiting.agentId }).from(waiting).orderBy(sql`random()`).limit(limit);
   return rows.flatMap((r) => (r.agentId ? [r.agentId] : []));
 }
 
