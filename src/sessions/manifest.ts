@@ -16,20 +16,21 @@ const Port = z.looseObject({ containerPort: z.number().int().min(1).max(65535) }
  */
 export const ManifestSchema = z
   .looseObject({
-    metadata: z.looseObject({}).optional(),
+    // null is absent, as Go's decoder reads it (and the API promises); stored as given.
+    metadata: z.looseObject({}).nullish(),
     spec: z
       .looseObject({
         baseImage: z.string().min(1),
-        ports: z.array(Port).optional(),
-        defaultResources: z.looseObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+        ports: z.array(Port).nullish(),
+        defaultResources: z.looseObject({ memory: z.string().nullish(), cpu: z.string().nullish() }).nullish(),
       })
-      .optional(),
+      .nullish(),
   })
   // Run even when a field failed its type, so one answer names every problem.
   .superRefine((manifest, ctx) => {
     if (Object.keys(manifest).length > 0) {
       for (const key of ["metadata", "spec"] as const) {
-        if (manifest[key] === undefined) ctx.addIssue({ code: "custom", path: [key], message: "required in a manifest that is not empty (docker-agent reads it)" });
+        if (manifest[key] == null) ctx.addIssue({ code: "custom", path: [key], message: "required in a manifest that is not empty (docker-agent reads it)" });
       }
     }
     for (const { path, known } of misspelledKeys(manifest, READ, [])) {
