@@ -45,6 +45,14 @@ const SendCommandBody = z
       .refine(fitsACommandFrame, { message: `a payload ${TOO_LARGE_FOR_A_FRAME}` })
       .nullish(),
   })
+  // Agents act on the payload's sessionId, while the command's outcome moves the session named
+  // by sessionId: two different ones would change one session for what was done to another.
+  .superRefine((body, ctx) => {
+    const inPayload = body.payload?.["sessionId"];
+    if (body.sessionId != null && inPayload != null && inPayload !== body.sessionId) {
+      ctx.addIssue({ code: "custom", path: ["payload", "sessionId"], message: "must be sessionId when given (agents act on the session it names)" });
+    }
+  })
   .openapi("SendCommandRequest");
 
 const keyRoute = (path: string, summary: string) =>
