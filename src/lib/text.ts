@@ -33,17 +33,48 @@ export function wellFormed(text: string): string {
   return hasLoneSurrogate(text) ? text.replace(new RegExp(LONE_SURROGATE, "g"), "\uFFFD") : text;
 }
 
-/** True when JSON `text` decodes to a string, or a key, holding half a surrogate pair; false for malformed JSON. */
-export function jsonHasLoneSurrogate(text: string): boolean {
-  if (!mayHoldLoneSurrogate(text)) return false;
-  let found = false;
+/** What a request body's JSON decodes to that cannot be kept as sent (see jsonFindings). */
+export type JsonFindings = {
+  /** A string or key holding half a surrogate pair (see hasLoneSurrogate). */
+  loneSurrogate: boolean;
+  /** A key named `__proto__`, at any depth (see PROTO_KEY). */
+  protoKey: boolean;
+};
+
+const NOTHING_FOUND: JsonFindings = { loneSurrogate: false, protoKey: false };
+
+/**
+ * A key zod's object and record parsing silently drops (and a plain object assignment would take
+ * as the prototype): what is stored would differ from what was sent.
+ */
+export const PROTO_KEY = "__proto__";
+
+/**
+ * True when JSON `text` may decode to a key named `__proto__`: it holds that text, or a `\u`
+ * escape that could spell it. A cheap test, so that only such text is decoded and looked at.
+ */
+export function mayHoldProtoKey(text: string): boolean {
+  return text.includes(PROTO_KEY) || text.includes("\\u");
+}
+
+/**
+ * What JSON `text` decodes to that cannot be kept; nothing for malformed JSON (the route's parser
+ * refuses it). The text is decoded once, and only when a cheap test says it may hold either
+ * (mayHoldLoneSurrogate, mayHoldProtoKey): most bodies are only scanned.
+ */
+export function jsonFindings(text: string): JsonFindings {
+  const surrogate = mayHoldLoneSurrogate(text);
+  if (!surrogate && !mayHoldProtoKey(text)) return NOTHING_FOUND;
+  const found = { loneSurrogate: false, protoKey: false };
   try {
+    // JSON.parse keeps `__proto__` as an own key and hands it to the reviver (no prototype is set).
     JSON.parse(text, (key, value: unknown) => {
-      if (hasLoneSurrogate(key) || (typeof value === "string" && hasLoneSurrogate(value))) found = true;
+      if (key === PROTO_KEY) found.protoKey = true;
+      if (surrogate && (hasLoneSurrogate(key) || (typeof value === "string" && hasLoneSurrogate(value)))) found.loneSurrogate = true;
       return value;
     });
   } catch {
-    return false; // the route's parser refuses it
+    return NOTHING_FOUND;
   }
   return found;
 }

@@ -9,7 +9,7 @@ import { readConfig } from "../env";
 import { newRequestId } from "../lib/ids";
 import { createLogger } from "../lib/log";
 import { AppError } from "../errors";
-import { MAX_JSON_DEPTH, containsNul, jsonDepth, jsonHasLoneSurrogate } from "../lib/text";
+import { MAX_JSON_DEPTH, containsNul, jsonDepth, jsonFindings } from "../lib/text";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
@@ -39,7 +39,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Refuses with a 400 a path, query or body carrying NUL, a body with a string holding half a
- * surrogate pair, and a body nesting deeper than MAX_JSON_DEPTH (see lib/text.ts). The body is read through Hono's cache, so the route's
+ * surrogate pair or a key named `__proto__`, and a body nesting deeper than MAX_JSON_DEPTH (see
+ * lib/text.ts). The body is read through Hono's cache, so the route's
  * validator and the idempotency hash reuse this read.
  */
 async function rejectUnstorable(request: HonoRequest): Promise<void> {
@@ -53,8 +54,12 @@ async function rejectUnstorable(request: HonoRequest): Promise<void> {
   if (containsNul(url) || containsNul(body)) {
     throw new AppError("bad_request", "Bad request", "The request contains a NUL character, which cannot be stored.");
   }
-  if (jsonHasLoneSurrogate(body)) {
+  const found = jsonFindings(body);
+  if (found.loneSurrogate) {
     throw new AppError("bad_request", "Bad request", "The request body has a string with half a UTF-16 surrogate pair (a lone \\uD800–\\uDFFF escape), which is not text.");
+  }
+  if (found.protoKey) {
+    throw new AppError("bad_request", "Bad request", "The request body has a key named __proto__, which cannot be kept (it would be dropped, and what is stored would differ from what was sent): rename it.");
   }
   if (jsonDepth(body) > MAX_JSON_DEPTH) {
     throw new AppError("bad_request", "Bad request", `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} deep.`, {
