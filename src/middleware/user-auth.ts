@@ -1,6 +1,7 @@
 /**
  * User authentication: `Authorization: Bearer <JWT>` signed HS256 with JWT_SECRET (spec §5.1).
  * The user id comes from `sub` (or StreamSpace's `user_id`/`username`); role `admin` is admin.
+ * A token must carry a numeric `exp`.
  */
 import type { MiddlewareHandler } from "hono";
 import { verify } from "hono/jwt";
@@ -19,6 +20,10 @@ export function requireUser(): MiddlewareHandler<AppEnv> {
       claims = await verify(match[1], await verificationKey(c.var.config.JWT_SECRET), "HS256");
     } catch (err) {
       throw new AppError("unauthorized", "Invalid or expired token", "The bearer token failed verification.", {}, { cause: err });
+    }
+    // verify checks exp only when the token has one: a token without it would be good forever.
+    if (typeof claims["exp"] !== "number") {
+      throw new AppError("unauthorized", "Invalid or expired token", "The token has no expiry (exp): mint one with an exp claim.");
     }
     const userId = [claims["sub"], claims["user_id"], claims["username"]].find(
       (v): v is string => typeof v === "string" && v.length > 0,
