@@ -1,6 +1,6 @@
 /**
  * The sweep's three scans of agent_commands each have a partial index that holds only the rows
- * they look for (migrations 0008, 0009 and 0019). Postgres uses a partial index only when it can prove
+ * they look for (migrations 0008, 0009, 0019 and 0022). Postgres uses a partial index only when it can prove
  * from the query text that the query's WHERE implies the index's: a scan that stated its statuses
  * as a parameter, say, would still be correct and would silently read the whole table instead,
  * on every sweep. These tests take the statements the real query functions send and ask for
@@ -62,7 +62,7 @@ function scanCanUse(index: string, scan: (db: Queryable) => Promise<unknown>): P
 
 describe("the sweep's scans of agent_commands", () => {
   it("find expired leases through the index of in-flight commands", async () => {
-    expect(await scanCanUse("idx_agent_commands_in_flight", (db) => commandExpireLeases(db, 100))).toBe(true);
+    expect(await scanCanUse("idx_agent_commands_in_flight_sent", (db) => commandExpireLeases(db, 100))).toBe(true);
   });
 
   it("find passed deadlines through the index of pending commands", async () => {
@@ -79,7 +79,7 @@ describe("the sweep's scans of agent_commands", () => {
         .select({ id: agentCommands.id })
         .from(agentCommands)
         .where(and(inArray(agentCommands.status, ["sent", "ack"]), sql`${agentCommands.leaseExpiresAt} < now()`))
-        .orderBy(agentCommands.agentId, agentCommands.createdAt, agentCommands.seq);
-    expect(await scanCanUse("idx_agent_commands_in_flight", statusesBound)).toBe(false);
+        .orderBy(agentCommands.agentId, sql`${agentCommands.sentAt} nulls first`, agentCommands.createdAt, agentCommands.seq);
+    expect(await scanCanUse("idx_agent_commands_in_flight_sent", statusesBound)).toBe(false);
   });
 });

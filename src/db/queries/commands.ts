@@ -513,8 +513,8 @@ const OUTCOME_COLUMNS = {
  * (re-queued meanwhile, or committed after it) waits behind that one at the agent.
  */
 export async function commandExpireLeases(db: Queryable, limit: number): Promise<LeaseOutcome[]> {
-  const inFlight = commandStatusIs.inFlight; // idx_agent_commands_in_flight's predicate
-  // Each agent's head, one probe of idx_agent_commands_in_flight per agent (a skip scan): the
+  const inFlight = commandStatusIs.inFlight; // idx_agent_commands_in_flight_sent's predicate
+  // Each agent's head, one probe of idx_agent_commands_in_flight_sent per agent (a skip scan): the
   // queues behind the heads, however long, are not read (migrations 0019 and 0022). The due ones, oldest
   // lease first, are collected into an array, so that no plan reads rows to test them against
   // the heads. The heads and the rows locked come from the statement's one snapshot; a head acked
