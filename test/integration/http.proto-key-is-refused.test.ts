@@ -7,9 +7,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { makeAgent, query } from "../helpers/db";
 import { call, tokenFor } from "../helpers/http";
-
-const storedManifest = async (name: string) =>
-  (await query<{ manifest: unknown }>(sql`select manifest from templates where name = ${name}`))[0]?.manifest;
+import { storedManifest } from "../helpers/templates";
 
 const expectRefused = async (answer: Response) => {
   expect(answer.status).toBe(400);

@@ -5,16 +5,9 @@
  * template (a containerPort that is no port), and stores nothing; what it accepts it stores as
  * given, unknown keys included (labels may be spelled any way).
  */
-import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { query } from "../helpers/db";
-import { call, tokenFor } from "../helpers/http";
+import { putTemplate, storedManifest } from "../helpers/templates";
 
-const put = async (name: string, manifest: unknown) =>
-  call("PUT", `/api/v1/admin/templates/${name}`, { token: await tokenFor("root", { admin: true }), body: { manifest } });
-
-const stored = async (name: string) =>
-  (await query<{ manifest: unknown }>(sql`select manifest from templates where name = ${name}`))[0]?.manifest;
 
 describe("a template's manifest", () => {
   it.each([
@@ -38,21 +31,21 @@ describe("a template's manifest", () => {
     // Its start's frame would pass docker-agent's 512 KiB read limit, which closes its socket for good.
     ["a size its start's frame cannot carry", { metadata: {}, spec: { baseImage: "img", blob: "x".repeat(490 * 1024) } }, "manifest"],
   ])("is refused with %s, and nothing is stored", async (_what, manifest, path) => {
-    const answer = await put("bad-template", manifest);
+    const answer = await putTemplate("bad-template", manifest);
     expect(answer.status).toBe(400);
     const body = (await answer.json()) as { error: string; issues: { path: string }[] };
     expect(body.error).toBe("Validation failed");
     expect(body.issues.map((i) => i.path)).toContain(path);
-    expect(await stored("bad-template")).toBeUndefined();
+    expect(await storedManifest("bad-template")).toBeUndefined();
   });
 
   it.each([
     ["longer than a label value", "t".repeat(64)],
     ["ending with a dash", "desk-"],
   ])("is refused under a name %s", async (_what, name) => {
-    const answer = await put(name, {});
+    const answer = await putTemplate(name, {});
     expect(answer.status).toBe(400);
-    expect(await stored(name)).toBeUndefined();
+    expect(await storedManifest(name)).toBeUndefined();
   });
 
   it("is stored as given when agents can read it, unknown keys included", async () => {
@@ -69,8 +62,8 @@ describe("a template's manifest", () => {
       },
       extra: true,
     };
-    expect((await put("good-template", manifest)).status).toBe(200);
-    expect(await stored("good-template")).toEqual(manifest);
-    expect((await put("empty-template", {})).status).toBe(200);
+    expect((await putTemplate("good-template", manifest)).status).toBe(200);
+    expect(await storedManifest("good-template")).toEqual(manifest);
+    expect((await putTemplate("empty-template", {})).status).toBe(200);
   });
 });

@@ -5,17 +5,12 @@
  * other than `{}` is still refused without them. `"ports": null` was refused with 400 `expected
  * array, received null`.
  */
-import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getAgentRow, makeAgent, query, uniqueId, waitFor } from "../helpers/db";
-import { call, callJson, tokenFor } from "../helpers/http";
+import { getAgentRow, makeAgent, uniqueId, waitFor } from "../helpers/db";
+import { putTemplate, storedManifest } from "../helpers/templates";
+import { callJson, tokenFor } from "../helpers/http";
 import { connectAgent } from "../helpers/ws";
 
-const put = async (name: string, manifest: unknown) =>
-  call("PUT", `/api/v1/admin/templates/${name}`, { token: await tokenFor("root", { admin: true }), body: { manifest } });
-
-const stored = async (name: string) =>
-  (await query<{ manifest: unknown }>(sql`select manifest from templates where name = ${name}`))[0]?.manifest;
 
 describe("a manifest field sent as null", () => {
   it.each([
@@ -24,9 +19,9 @@ describe("a manifest field sent as null", () => {
     ["defaultResources.memory and cpu", { metadata: {}, spec: { baseImage: "example/tigervnc", defaultResources: { memory: null, cpu: null } } }],
   ])("is absent for %s: the manifest is stored as given", async (_what, manifest) => {
     const name = uniqueId("nulls");
-    const answer = await put(name, manifest);
+    const answer = await putTemplate(name, manifest);
     expect(answer.status, await answer.clone().text()).toBe(200);
-    expect(await stored(name)).toEqual(manifest);
+    expect(await storedManifest(name)).toEqual(manifest);
   });
 
   it.each([
@@ -34,11 +29,11 @@ describe("a manifest field sent as null", () => {
     ["spec", { metadata: {}, spec: null }, "manifest.spec"],
   ])("is missing for %s, which a manifest that is not empty needs, and nothing is stored", async (_what, manifest, path) => {
     const name = uniqueId("nulls");
-    const answer = await put(name, manifest);
+    const answer = await putTemplate(name, manifest);
     expect(answer.status).toBe(400);
     const body = (await answer.json()) as { fields: Record<string, string> };
     expect(body.fields[path]).toMatch(/required in a manifest that is not empty/);
-    expect(await stored(name)).toBeUndefined();
+    expect(await storedManifest(name)).toBeUndefined();
   });
 
   it("is absent for ports when a session starts: it streams on the fallback port and the agent gets the manifest as stored", async () => {
@@ -47,7 +42,7 @@ describe("a manifest field sent as null", () => {
     await waitFor("agent online", async () => ((await getAgentRow(agent.agentId))?.status === "online" ? true : undefined));
     const template = uniqueId("nullports");
     const manifest = { metadata: {}, spec: { baseImage: "example/tigervnc", ports: null, defaultResources: null } };
-    expect((await put(template, manifest)).status).toBe(200);
+    expect((await putTemplate(template, manifest)).status).toBe(200);
     const created = await callJson("POST", "/api/v1/sessions", 202, { token: await tokenFor("dora"), body: { user: "dora", template } });
     expect(created).toMatchObject({ streamingProtocol: "vnc", streamingPort: 5900 });
     const frame = await socket.nextFrame();
