@@ -125,18 +125,15 @@ export const agentCommands = pgTable(
     // commandExpireDeadlines), so finished commands, nearly all rows under retention, are in
     // neither, and a command's status changes write fewer index entries (migration 0008).
     // In-flight commands by agent, in the order they went out (a claim's batch shares a sent_at
-    // and goes out in creation order): the first entry of each agent is the command it runs now,
-    // the only one whose lease the sweep judges; the lease scan walks one entry per agent, not the
-    // queues behind them (migration 0019, which replaced an index on the lease). In creation order
-    // (migration 0019's index, until 0022), an older command sent after a newer one was judged
-    // while it waited behind it, and failed after its deliveries if the newer one ran for minutes.
+    // and goes out in creation order; a row never recorded first): the first entry of each agent
+    // is the command it runs now, the only one whose lease the sweep judges, and the one after an
+    // answered command is the one the agent starts next, whose lease the answer restarts. The
+    // lease scan walks one entry per agent, not the queues behind them (migration 0019, which
+    // replaced an index on the lease). In creation order (0019's index, until migrations 0022 and
+    // 0023), an older command sent after a newer one was judged while it waited behind it.
     index("idx_agent_commands_in_flight_sent")
       .on(t.agentId, t.sentAt.asc().nullsFirst(), t.createdAt, t.seq)
       .where(commandStatusIs.inFlight(t.status)),
-    // The same rows in creation order: finish_agent_command's pick of the command an agent starts
-    // next reads it in order and stops at the first it may relet (migration 0018). Without it,
-    // that pick sorted the agent's whole queue: 0.07 → 4 ms an answer at 1,000 in flight.
-    index("idx_agent_commands_in_flight").on(t.agentId, t.createdAt, t.seq).where(commandStatusIs.inFlight(t.status)),
     index("idx_agent_commands_deadline").on(t.expiresAt).where(commandStatusIs.pending(t.status)),
     // The retention delete's (commandDeleteFinished): without it every sweep read the whole table
     // to find nothing old enough (migration 0009).

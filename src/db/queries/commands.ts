@@ -258,16 +258,17 @@ export async function commandRelease(db: Db, commandIds: string[]): Promise<void
 }
 
 /**
- * The agent's oldest unfinished command, if it was already delivered `max_attempts` times, stays
- * `sent` and is not sent again: an agent that dies on a command before acking it, and
- * reconnects, would otherwise be handed it on every reconnect until its deadline (24 h for a stop;
- * never, for a row inserted by hand). Its lease runs on, and the sweep fails it when it runs out
- * (commandExpireLeases), unless an answer comes. Only the oldest: the agent runs commands in
- * order, so the ones behind it were waiting their turn, and every reconnect counted a delivery.
+ * The agent's first unfinished command (the first in-flight one to have gone out, see
+ * inSentOrder), if it was already delivered `max_attempts` times, stays `sent` and is not sent
+ * again: an agent that dies on a command before acking it, and reconnects, would otherwise be
+ * handed it on every reconnect until its deadline (24 h for a stop; never, for a row inserted by
+ * hand). Its lease runs on, and the sweep fails it when it runs out (commandExpireLeases), unless
+ * an answer comes. Only the first: the agent runs commands in the order it gets them, so the ones
+ * behind it were waiting their turn, and every reconnect counted a delivery.
  */
 function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
-  const olderInFlight = sql`exists (select 1 from ${agentCommands} older where older.agent_id = ${agentCommands.agentId}
-    and older.status in ('sent', 'ack') and (older.created_at, older.seq) < (${agentCommands.createdAt}, ${agentCommands.seq}))`;
+  const earlierInFlight = sql`exists (select 1 from ${agentCommands} earlier where earlier.agent_id = ${agentCommands.agentId}
+    and earlier.status in ('sent', 'ack') and ${sentPlace(sql`earlier`)} < ${sentPlace(sql`${agentCommands}`)})`;
   return db
     .update(agentCommands)
     .set({ status: "pending", leaseExpiresAt: null, updatedAt: sql`now()` })
@@ -275,7 +276,7 @@ function requeueUnacked(db: Pick<Db, "update">, agentId: SQLWrapper) {
       and(
         eq(agentCommands.agentId, agentId),
         eq(agentCommands.status, "sent"),
-        or(sql`${agentCommands.attempts} < ${agentCommands.maxAttempts}`, olderInFlight),
+        or(sql`${agentCommands.attempts} < ${agentCommands.maxAttempts}`, earlierInFlight),
       ),
     );
 }
@@ -399,14 +400,16 @@ export async function commandCancel(db: Queryable, commandId: string): Promise<C
 export type CancelledCommand = CommandRow & { leaseBefore: Date | null };
 
 /**
- * After `cancelled` left its agent's queue: the agent's oldest unfinished command, if it is `sent`
- * and was behind the cancelled one, has just reached the head, and its lease starts over, as
- * finish_agent_command's relet does for a command the agent finished (migration 0005). Sent in
- * the same batch, its lease would otherwise have run since the batch went out, and the sweep
- * would send it again while the agent still works on the command ahead of it. That work goes on
- * after a cancel (nothing tells the agent to stop it), so the new lease starts when the cancelled
- * command's would have ended: otherwise a cancelled start the agent runs for minutes gets the
- * command behind it sent again every minute until its attempts run out.
+ * After `cancelled` left its agent's queue: the first of the agent's in-flight commands in the
+ * order they went out (see inSentOrder), if it is `sent` and went out after the cancelled one
+ * (created after it, if the cancelled one has no record of its sending),
+ * has just reached the head, and its lease starts over, as finish_agent_command's relet does for
+ * a command the agent finished (migrations 0005, 0023). Sent in the same batch, its lease would
+ * otherwise have run since the batch went out, and the sweep would send it again while the agent
+ * still works on the command ahead of it. That work goes on after a cancel (nothing tells the
+ * agent to stop it), so the new lease starts when the cancelled command's would have ended:
+ * otherwise a cancelled start the agent runs for minutes gets the command behind it sent again
+ * every minute until its attempts run out.
  */
 export async function commandReletAfter(db: Queryable, cancelled: CancelledCommand, lease: LeaseSettings): Promise<void> {
   if (!cancelled.agentId) return;
@@ -414,7 +417,7 @@ export async function commandReletAfter(db: Queryable, cancelled: CancelledComma
     .select({ id: agentCommands.id })
     .from(agentCommands)
     .where(and(eq(agentCommands.agentId, cancelled.agentId), commandStatusIs.inFlight(agentCommands.status)))
-    .orderBy(asc(agentCommands.createdAt), asc(agentCommands.seq))
+    .orderBy(...inSentOrder)
     .limit(1);
   await db
     .update(agentCommands)
@@ -426,9 +429,26 @@ export async function commandReletAfter(db: Queryable, cancelled: CancelledComma
       and(
         eq(agentCommands.id, head),
         eq(agentCommands.status, "sent"),
-        sql`(${agentCommands.createdAt}, ${agentCommands.seq}) > (select created_at, seq from ${agentCommands} where id = ${cancelled.id})`,
+        // A cancelled command never recorded sent (still pending: queued, or pushed and unrecorded)
+        // is placed by creation, as pushes go out; finish_agent_command does the same (0023).
+        sql`(select case when cancelled.sent_at is null
+          then (${agentCommands.createdAt}, ${agentCommands.seq}) > (cancelled.created_at, cancelled.seq)
+          else ${sentPlace(sql`${agentCommands}`)} > ${sentPlace(sql`cancelled`)} end
+          from ${agentCommands} cancelled where cancelled.id = ${cancelled.id})`,
       ),
     );
+}
+
+/**
+ * An agent's in-flight commands in the order they went out, which is the order it runs them in:
+ * by sent_at, a claim's batch (one sent_at) in creation order, a row never recorded first
+ * (idx_agent_commands_in_flight_sent's order).
+ */
+const inSentOrder = [sql`${agentCommands.sentAt} asc nulls first`, asc(agentCommands.createdAt), asc(agentCommands.seq)];
+
+/** A command's place in that order, as a row value of the table or alias `rows` (for comparisons). */
+function sentPlace(rows: SQL): SQL {
+  return sql`(coalesce(${rows}.sent_at, '-infinity'), ${rows}.created_at, ${rows}.seq)`;
 }
 
 /**
