@@ -2,7 +2,9 @@
  * A session shows the pod its agent's answers leave it with: k8s-agent sends a `status` only
  * for a start, so a hibernate's, a wake's and a stop's `complete` carry what changed. After a
  * hibernate or a stop the session shows no pod and no VNC url; after a wake, the new pod the
- * wake's result names and the VNC url again.
+ * wake's result names and the VNC url again. A `status` reporting a state without a pod
+ * (hibernated, terminated, failed) shows none either, whatever pod or VNC readiness it carries:
+ * it stored them.
  */
 import { describe, expect, it } from "vitest";
 import { getCommand, getSessionRow, waitFor } from "../helpers/db";
@@ -49,6 +51,25 @@ describe("a session's pod and url", () => {
     await callJson("DELETE", `/api/v1/sessions/${name}`, 202, { token });
     await completeNext(socket, (sessionId) => ({ sessionId, state: "terminated" }));
     expect(await shown()).toEqual({ state: "terminated", pod: "", url: "" });
+    socket.close();
+  });
+
+  it("are cleared by a status reporting a state without a pod, whatever it carries", async () => {
+    const { socket } = await agentReadyFor("desktop");
+    const token = await tokenFor("wren");
+    const { name } = await callJson<{ name: string }>("POST", "/api/v1/sessions", 202, { token, body: { user: "wren", template: "desktop" } });
+    const { commandId: startId } = (await socket.nextFrame()).payload;
+    socket.send({ type: "ack", payload: { commandId: startId } });
+    socket.send({ type: "status", payload: { sessionId: name, state: "running", vncReady: true, vncPort: 3000, platformMetadata: { podName: "pod-1" } } });
+    socket.send({ type: "complete", payload: { commandId: startId, result: { sessionId: name } } });
+    await waitFor("start completed", async () => ((await getCommand(startId))?.status === "completed" ? true : undefined));
+
+    socket.send({ type: "status", payload: { sessionId: name, state: "hibernated", vncReady: true, vncPort: 3000, platformMetadata: { podName: "pod-1" } } });
+    const row = await waitFor("hibernated", async () => {
+      const r = await getSessionRow(name);
+      return r?.state === "hibernated" ? r : undefined;
+    });
+    expect({ pod: row.pod_name, url: row.url }).toEqual({ pod: "", url: "" });
     socket.close();
   });
 });

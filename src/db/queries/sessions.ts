@@ -140,6 +140,8 @@ export async function sessionApplyAgentStatus(
       state: update.state,
       podName: update.podName,
       url: update.url,
+      // A state that shows no pod shows none, whatever the frame carried.
+      ...withoutPodIn(update.state),
       updatedAt: sql`now()`,
       lastActivity: sql`now()`,
       ...(update.state === "terminated" ? { terminatedAt: sql`now()` } : {}),
