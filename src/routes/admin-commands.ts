@@ -106,7 +106,7 @@ export function adminCommandRoutes() {
     // would go out after it.
     const row = await transaction(c.var.db, async (tx) => {
       if (!(await sessionBeforeRetry(tx, existing))) {
-        throw new AppError("conflict", "Session has moved on", `Session ${existing.sessionId} is no longer where the failed ${existing.action} left it; nothing was retried`);
+        throw new AppError("conflict", "Session has moved on", `Session ${existing.sessionId} is no longer where the failed ${existing.action} left it, or a stop of it is still open; nothing was retried`);
       }
       const retried = await commandRetry(tx, commandId, commandDeadline(policy, existing.action));
       // Finished otherwise (or retried) meanwhile: the session's move is rolled back with this.
