@@ -24,7 +24,7 @@ describe("the sweep's delivery list, full", () => {
     }
     const seen = new Set<string>();
     await withDb(async (db) => {
-      // A list of one: 60 runs draw the same agent every time with a chance of 3·(1/3)^60.
+      // A list of one: 60 runs draw the same agent every time with a chance of 3·(2/3)^60.
       for (let run = 0; run < 60 && seen.size < ids.length; run++) {
         const list = await commandAgentsWithPending(db, 5, 1);
         expect(list).toHaveLength(1);

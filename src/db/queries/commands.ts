@@ -442,7 +442,11 @@ export async function commandReletAfter(db: Queryable, cancelled: CancelledComma
 /**
  * An agent's in-flight commands in the order they went out, which is the order it runs them in:
  * by sent_at, a claim's batch (one sent_at) in creation order, a row never recorded first
- * (idx_agent_commands_in_flight_sent's order).
+ * (idx_agent_commands_in_flight_sent's order). sent_at is when the `sent` record was written: for
+ * a push, up to 0.5 s after it went out (RECORD_DELAY_MS), or at the next claim when that record
+ * failed; pushes go out in creation order, so that is off only for a push whose record failed
+ * and an older command re-queued meanwhile, recorded in one claim (the older one then counts as
+ * first).
  */
 const inSentOrder = [sql`${agentCommands.sentAt} asc nulls first`, asc(agentCommands.createdAt), asc(agentCommands.seq)];
 
