@@ -7,7 +7,7 @@ import type { Db } from "../db/client";
 import { commandFinishByAgent, commandStopEndedSessionAgain } from "../db/queries/command-finish";
 import { commandAck, commandInFlightForSession } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
-import { sessionApplyAgentStatus } from "../db/queries/sessions";
+import { sessionAfterLateRun, sessionApplyAgentStatus } from "../db/queries/sessions";
 import { AFTER_COMPLETE, AFTER_FAILURE, isReportableState, reportedState, statusMayNotMove } from "../sessions/command-outcome";
 import type { AgentFrame } from "./protocol";
 
@@ -128,9 +128,12 @@ const ACTIONS_REACHING: Record<string, readonly string[]> = {
   terminated: ["stop_session"],
 };
 
-function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
+async function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
   const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };
-  return commandFinishByAgent(db, agentId, commandId, { status: "completed", result }, session, lease);
+  const outcome = await commandFinishByAgent(db, agentId, commandId, { status: "completed", result }, session, lease);
+  // Not open: a repeat, or a wake or hibernate that ended here before the agent ran it.
+  if (!outcome.finished) await sessionAfterLateRun(db, agentId, commandId, result);
+  return outcome;
 }
 
 /**

@@ -107,6 +107,34 @@ export async function sessionTransitionsForAgents(db: Queryable, moves: readonly
   return moved.rows.length;
 }
 
+/**
+ * A wake or hibernate the agent reports as run after it ended here (expired, cancelled, or failed
+ * for lack of an answer): its session went back to where the command left it from (`hibernated`,
+ * `running`), while the agent did what it was asked, and nothing else would show it. The session
+ * takes the state the command reaches, with the pod and url a completion gives it (migration
+ * 0014's rule), unless another command of the session is open: an action under way decides.
+ * True when it moved. Both states count toward the agent's load: the counter does not change.
+ */
+export async function sessionAfterLateRun(db: Queryable, agentId: string, commandId: string, result: Record<string, unknown> | null): Promise<boolean> {
+  const answer = result === null ? null : JSON.stringify(result);
+  const rows = await db.execute(sql`update ${sessions} s set state = ran.to_state, updated_at = now(),
+      pod_name = case when ran.to_state = 'hibernated' then ''
+        when jsonb_typeof(${answer}::jsonb->'podName') = 'string' then left(${answer}::jsonb->>'podName', 255) else s.pod_name end,
+      url = case when ran.to_state = 'hibernated' then ''
+        when jsonb_typeof(${answer}::jsonb->'vncPort') = 'number' and (${answer}::jsonb->>'vncPort')::numeric > 0
+          then '/api/v1/sessions/' || s.id || '/vnc' else s.url end
+    from (select c.session_id,
+        case c.action when 'wake_session' then 'hibernated' else 'running' end as from_state,
+        case c.action when 'wake_session' then 'running' else 'hibernated' end as to_state
+      from agent_commands c
+      where c.command_id = ${commandId} and c.agent_id = ${agentId} and c.session_id is not null
+        and c.action in ('wake_session', 'hibernate_session') and c.status in ('expired', 'cancelled', 'failed')) ran
+    where s.id = ran.session_id and s.agent_id = ${agentId} and s.state = ran.from_state
+      and not exists (select 1 from agent_commands other where other.session_id = s.id and other.status in ('pending', 'sent', 'ack'))
+    returning s.id`);
+  return rows.rows.length > 0;
+}
+
 /** Same as sessionTransition, but only for a session owned by `agentId` (agent-driven changes). */
 export async function sessionTransitionForAgent(
   db: Queryable,

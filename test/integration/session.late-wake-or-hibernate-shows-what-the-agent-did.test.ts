@@ -1,0 +1,65 @@
+/**
+ * A wake or hibernate that ended here (expired, cancelled, or failed for lack of an answer) and
+ * that the agent then reports as run: the session shows what the agent did. Its session had gone
+ * back to where the command left it from, and nothing moved it again: a session showing
+ * `hibernated` while its pod ran (or `running`, with its old url, while scaled to zero) until
+ * its user happened to act. Not when another command of the session is open: that action
+ * decides.
+ */
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getSessionRow, makeAgent, query, waitFor } from "../helpers/db";
+import { connectAgent } from "../helpers/ws";
+import type { AgentSocket } from "../helpers/ws";
+
+async function endedCommand(agentId: string, sessionId: string, state: string, action: string, status: string): Promise<string> {
+  await query(sql`insert into sessions (id, user_id, state, agent_id, pod_name, url)
+    values (${sessionId}, 'u', ${state}, ${agentId}, ${state === "running" ? "pod-old" : ""}, ${state === "running" ? `/api/v1/sessions/${sessionId}/vnc` : ""})`);
+  const commandId = `cmd-${sessionId}`;
+  await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status, attempts, sent_at, created_at)
+    values (${commandId}, ${agentId}, ${sessionId}, ${action}, ${status}, 1, now() - interval '20 minutes', now() - interval '20 minutes')`);
+  return commandId;
+}
+
+/** Sends `complete` for `commandId`, then waits until a later frame of the same socket is applied. */
+async function completeLate(socket: AgentSocket, agentId: string, commandId: string, result: Record<string, unknown>) {
+  socket.send({ type: "complete", payload: { commandId, result } });
+  const marker = `marker-${commandId}`;
+  await query(sql`insert into agent_commands (command_id, agent_id, action, status) values (${marker}, ${agentId}, 'stop_session', 'ack')`);
+  socket.send({ type: "complete", payload: { commandId: marker } });
+  await waitFor("the frames applied", async () => {
+    const [row] = await query<{ status: string }>(sql`select status from agent_commands where command_id = ${marker}`);
+    return row?.status === "completed" ? true : undefined;
+  });
+}
+
+describe("a wake or hibernate the agent ran after it ended here", () => {
+  it("brings a hibernated session's wake to running, with the pod and url it reports", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const commandId = await endedCommand(agentId, "late-wake", "hibernated", "wake_session", "expired");
+    await completeLate(socket, agentId, commandId, { sessionId: "late-wake", state: "running", podName: "pod-9", vncPort: 3000 });
+    expect(await getSessionRow("late-wake")).toMatchObject({ state: "running", pod_name: "pod-9", url: "/api/v1/sessions/late-wake/vnc" });
+    socket.close();
+  });
+
+  it("brings a running session's hibernate to hibernated, without a pod or url", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const commandId = await endedCommand(agentId, "late-hibernate", "running", "hibernate_session", "cancelled");
+    await completeLate(socket, agentId, commandId, { sessionId: "late-hibernate", state: "hibernated" });
+    expect(await getSessionRow("late-hibernate")).toMatchObject({ state: "hibernated", pod_name: "", url: "" });
+    socket.close();
+  });
+
+  it("leaves the session alone while another command of it is open", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const commandId = await endedCommand(agentId, "late-wake-busy", "hibernated", "wake_session", "failed");
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status)
+      values ('cmd-late-wake-busy-next', ${agentId}, 'late-wake-busy', 'stop_session', 'ack')`);
+    await completeLate(socket, agentId, commandId, { sessionId: "late-wake-busy", state: "running", podName: "pod-9" });
+    expect(await getSessionRow("late-wake-busy")).toMatchObject({ state: "hibernated", pod_name: "" });
+    socket.close();
+  });
+});
