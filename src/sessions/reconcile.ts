@@ -15,7 +15,9 @@ export async function retryStuckStop(db: Db, session: { id: string; agentId: str
   return transaction(db, async (tx) => {
     // The row lock serialises overlapping sweeps: the second one skips this session.
     if (!(await sessionLock(tx, session.id, "terminating"))) return false;
-    if ((await commandCountForSession(tx, session.id, "stop_session")) > 1) return false;
+    // The stops since it became `terminating`: a stop from before (one removing the pod of a
+    // start that ran after it failed) is not a retry of the one that is stuck.
+    if ((await commandCountForSession(tx, session.id, "stop_session", { sinceSessionMoved: true })) > 1) return false;
     await commandInsert(tx, {
       commandId: newCommandId(),
       agentId: session.agentId,

@@ -33,6 +33,20 @@ describe("the sweep's maintenance", () => {
     socket.close();
   });
 
+  it("retries the stuck stop although the session had a stop before it became terminating", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    // A stop that removed the pod of a start run after it failed; then the user's DELETE, whose stop failed.
+    await query(sql`insert into sessions (id, user_id, state, agent_id, updated_at) values ('stuck-after-cleanup', 'u', 'terminating', ${agentId}, now() - interval '6 minutes')`);
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status, created_at) values
+      ('cmd-cleanup-stop', ${agentId}, 'stuck-after-cleanup', 'stop_session', 'completed', now() - interval '20 minutes'),
+      ('cmd-user-stop', ${agentId}, 'stuck-after-cleanup', 'stop_session', 'failed', now() - interval '6 minutes')`);
+    expect((await runSweepNow()).stopsRetried).toBe(1);
+    expect((await socket.nextFrame()).payload).toMatchObject({ action: "stop_session", payload: { sessionId: "stuck-after-cleanup" } });
+    expect((await runSweepNow()).stopsRetried).toBe(0);
+    socket.close();
+  });
+
   it("gives up on sessions whose agent has been gone for 10 minutes: terminating → terminated, pending → failed", async () => {
     const { agentId } = await makeAgent();
     await query(sql`update agents set last_heartbeat = now() - interval '11 minutes' where agent_id = ${agentId}`);

@@ -7,7 +7,7 @@ import { and, asc, desc, eq, getTableColumns, inArray, isNull, lte, or, sql } fr
 import type { Placeholder, SQL, SQLWrapper } from "drizzle-orm";
 import type { Db, Queryable } from "../client";
 import { compiled, inOneTransaction } from "../compiled";
-import { agentCommands, agents, commandStatusIs } from "../schema";
+import { agentCommands, agents, commandStatusIs, sessions } from "../schema";
 import type { CommandRow } from "../schema";
 import { isForeignKeyViolation } from "../../errors";
 
@@ -621,9 +621,15 @@ export async function commandDeleteFinished(db: Queryable, days: number, limit: 
 
 /**
  * How many `action` commands the session has had (e.g. whether a stop was retried already), or,
- * with `openOnly`, has unfinished now.
+ * with `openOnly`, has unfinished now; with `sinceSessionMoved`, only those created since the
+ * session last changed.
  */
-export async function commandCountForSession(db: Queryable, sessionId: string, action: string, opts: { openOnly?: boolean } = {}): Promise<number> {
+export async function commandCountForSession(
+  db: Queryable,
+  sessionId: string,
+  action: string,
+  opts: { openOnly?: boolean; sinceSessionMoved?: boolean } = {},
+): Promise<number> {
   const [row] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(agentCommands)
@@ -632,6 +638,8 @@ export async function commandCountForSession(db: Queryable, sessionId: string, a
         eq(agentCommands.sessionId, sessionId),
         eq(agentCommands.action, action),
         opts.openOnly ? inArray(agentCommands.status, OPEN_STATUSES) : undefined,
+        // Created with or after the session's last change (a user's action writes both at once).
+        opts.sinceSessionMoved ? sql`${agentCommands.createdAt} >= (select ${sessions.updatedAt} from ${sessions} where ${sessions.id} = ${sessionId})` : undefined,
       ),
     );
   return row?.n ?? 0;

@@ -239,7 +239,9 @@ export async function sessionEndOrphaned(db: Queryable, minutes: number, limit: 
  * Sessions stuck `terminating` for more than `minutes` whose agent is online and whose stop was
  * not retried yet: stop candidates. Those already retried are left out here, not only by the
  * retry's own check: they keep their old `updated_at`, and listed first they would fill every
- * batch and starve newer ones.
+ * batch and starve newer ones. Only the stops since the session became `terminating` count (its
+ * `updated_at`, which the DELETE writes with its stop and nothing changes while it waits): a stop
+ * from before, one removing the pod of a start run after it failed, is not a retry.
  */
 export async function sessionListStuckTerminating(
   db: Queryable,
@@ -249,7 +251,8 @@ export async function sessionListStuckTerminating(
   const rows = await db.execute<{ id: string; agent_id: string }>(sql`
     select s.id, s.agent_id from ${sessions} s join agents a on a.agent_id = s.agent_id
     where s.state = 'terminating' and s.updated_at < now() - make_interval(mins => ${minutes}) and a.status = 'online'
-      and (select count(*) from agent_commands c where c.session_id = s.id and c.action = 'stop_session') < 2
+      and (select count(*) from agent_commands c where c.session_id = s.id and c.action = 'stop_session'
+        and c.created_at >= s.updated_at) < 2
     order by s.updated_at limit ${limit}`);
   return rows.rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
 }
