@@ -86,14 +86,16 @@ export async function sessionsAfterFailure(db: Queryable, cmds: readonly Finishe
  * A failed or expired command queued again (admin retry): its session goes back to the state
  * the command left it from, so the command's completion moves it as the first attempt's would
  * have. False when the session has moved on since the failure (a user stopped it, say), or a
- * stop of it is still open (one queued to remove the pod of a start that ran after it failed,
- * migration 0015): then the retry must not go ahead. Past that stop, a retried start would
- * find its session `terminated` and start a pod only to have it stopped. True when the command
- * has no session to move.
+ * stop of it is open (one queued to remove the pod of a start that ran after it failed,
+ * migration 0015): then the retry must not go ahead, and the caller rolls back the move. Past
+ * that stop, a retried start would find its session `terminated` and start a pod only to have
+ * it stopped. The move first: it takes the session's row, which a stop queued for a late answer
+ * waits for (migration 0024), so the count after it sees any such stop committed. True when the
+ * command has no session to move.
  */
 export async function sessionBeforeRetry(db: Queryable, cmd: Finished): Promise<boolean> {
   const move = AFTER_FAILURE[cmd.action];
   if (!cmd.sessionId || !cmd.agentId || !move) return true;
-  if ((await commandCountForSession(db, cmd.sessionId, "stop_session", { openOnly: true })) > 0) return false;
-  return sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, [move.to], move.from[0]!);
+  if (!(await sessionTransitionForAgent(db, cmd.agentId, cmd.sessionId, [move.to], move.from[0]!))) return false;
+  return (await commandCountForSession(db, cmd.sessionId, "stop_session", { openOnly: true })) === 0;
 }
