@@ -132,7 +132,7 @@ async function complete(db: Db, agentId: string, commandId: string, result: Reco
   const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };
   const outcome = await commandFinishByAgent(db, agentId, commandId, { status: "completed", result }, session, lease);
   // Not open: a repeat, or a wake or hibernate that ended here before the agent ran it.
-  if (!outcome.finished) await sessionAfterLateRun(db, agentId, commandId, result);
+  if (!outcome.finished) await sessionAfterLateRun(db, agentId, commandId, result, session.reportedState);
   return outcome;
 }
 

@@ -3,8 +3,8 @@
  * that the agent then reports as run: the session shows what the agent did. Its session had gone
  * back to where the command left it from, and nothing moved it again: a session showing
  * `hibernated` while its pod ran (or `running`, with its old url, while scaled to zero) until
- * its user happened to act. Not when another command of the session is open: that action
- * decides.
+ * its user happened to act. Not when another command of the session is open (that action
+ * decides), nor when the answer reports another state than the command's.
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -49,6 +49,15 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
     const commandId = await endedCommand(agentId, "late-hibernate", "running", "hibernate_session", "cancelled");
     await completeLate(socket, agentId, commandId, { sessionId: "late-hibernate", state: "hibernated" });
     expect(await getSessionRow("late-hibernate")).toMatchObject({ state: "hibernated", pod_name: "", url: "" });
+    socket.close();
+  });
+
+  it("leaves the session alone when the answer reports another state than the command's", async () => {
+    const { agentId, apiKey } = await makeAgent();
+    const socket = await connectAgent(agentId, apiKey);
+    const commandId = await endedCommand(agentId, "late-wake-not-up", "hibernated", "wake_session", "expired");
+    await completeLate(socket, agentId, commandId, { sessionId: "late-wake-not-up", state: "hibernated", vncPort: 3000 });
+    expect(await getSessionRow("late-wake-not-up")).toMatchObject({ state: "hibernated", url: "" });
     socket.close();
   });
 

@@ -112,10 +112,17 @@ export async function sessionTransitionsForAgents(db: Queryable, moves: readonly
  * for lack of an answer): its session went back to where the command left it from (`hibernated`,
  * `running`), while the agent did what it was asked, and nothing else would show it. The session
  * takes the state the command reaches, with the pod and url a completion gives it (migration
- * 0014's rule), unless another command of the session is open: an action under way decides.
+ * 0014's rule), unless another command of the session is open (an action under way decides) or
+ * the answer reports another state (`reportedState`: the agent says it did not get there).
  * True when it moved. Both states count toward the agent's load: the counter does not change.
  */
-export async function sessionAfterLateRun(db: Queryable, agentId: string, commandId: string, result: Record<string, unknown> | null): Promise<boolean> {
+export async function sessionAfterLateRun(
+  db: Queryable,
+  agentId: string,
+  commandId: string,
+  result: Record<string, unknown> | null,
+  reportedState: string | null,
+): Promise<boolean> {
   const answer = result === null ? null : JSON.stringify(result);
   const rows = await db.execute(sql`update ${sessions} s set state = ran.to_state, updated_at = now(),
       pod_name = case when ran.to_state = 'hibernated' then ''
@@ -130,6 +137,7 @@ export async function sessionAfterLateRun(db: Queryable, agentId: string, comman
       where c.command_id = ${commandId} and c.agent_id = ${agentId} and c.session_id is not null
         and c.action in ('wake_session', 'hibernate_session') and c.status in ('expired', 'cancelled', 'failed')) ran
     where s.id = ran.session_id and s.agent_id = ${agentId} and s.state = ran.from_state
+      and (${reportedState}::text is null or ${reportedState}::text = ran.to_state)
       and not exists (select 1 from agent_commands other where other.session_id = s.id and other.status in ('pending', 'sent', 'ack'))
     returning s.id`);
   return rows.rows.length > 0;
