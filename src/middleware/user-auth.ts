@@ -61,9 +61,12 @@ async function verifiedClaims(token: string, secret: string): Promise<Record<str
     verified.delete(token);
   }
   const claims = await verify(token, await verificationKey(secret), "HS256");
-  // Oldest first out: a Map keeps insertion order.
-  if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
-  verified.set(token, claims);
+  // Kept only if the secret is still the one it was verified with (another request may have
+  // seen a new one meanwhile). Oldest first out: a Map keeps insertion order.
+  if (verifiedFor === secret) {
+    if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
+    verified.set(token, claims);
+  }
   return claims;
 }
 
