@@ -33,42 +33,52 @@ async function completeLate(socket: AgentSocket, agentId: string, commandId: str
   });
 }
 
+/**
+ * A session in `state` whose `action` ended `status` here, the agent's late `complete` of it with
+ * `result` (after `meanwhile`, if given), and the session row as that left it.
+ */
+async function afterLateAnswer(
+  sessionId: string,
+  ended: { state: string; action: string; status: string },
+  result: Record<string, unknown>,
+  meanwhile?: (agentId: string) => Promise<unknown>,
+) {
+  const { agentId, apiKey } = await makeAgent();
+  const socket = await connectAgent(agentId, apiKey);
+  try {
+    const commandId = await endedCommand(agentId, sessionId, ended.state, ended.action, ended.status);
+    await meanwhile?.(agentId);
+    await completeLate(socket, agentId, commandId, { sessionId, ...result });
+    return await getSessionRow(sessionId);
+  } finally {
+    socket.close();
+  }
+}
+
 describe("a wake or hibernate the agent ran after it ended here", () => {
   it("brings a hibernated session's wake to running, with the pod and url it reports", async () => {
-    const { agentId, apiKey } = await makeAgent();
-    const socket = await connectAgent(agentId, apiKey);
-    const commandId = await endedCommand(agentId, "late-wake", "hibernated", "wake_session", "expired");
-    await completeLate(socket, agentId, commandId, { sessionId: "late-wake", state: "running", podName: "pod-9", vncPort: 3000 });
-    expect(await getSessionRow("late-wake")).toMatchObject({ state: "running", pod_name: "pod-9", url: "/api/v1/sessions/late-wake/vnc" });
-    socket.close();
+    const row = await afterLateAnswer("late-wake", { state: "hibernated", action: "wake_session", status: "expired" }, { state: "running", podName: "pod-9", vncPort: 3000 });
+    expect(row).toMatchObject({ state: "running", pod_name: "pod-9", url: "/api/v1/sessions/late-wake/vnc" });
   });
 
   it("brings a running session's hibernate to hibernated, without a pod or url", async () => {
-    const { agentId, apiKey } = await makeAgent();
-    const socket = await connectAgent(agentId, apiKey);
-    const commandId = await endedCommand(agentId, "late-hibernate", "running", "hibernate_session", "cancelled");
-    await completeLate(socket, agentId, commandId, { sessionId: "late-hibernate", state: "hibernated" });
-    expect(await getSessionRow("late-hibernate")).toMatchObject({ state: "hibernated", pod_name: "", url: "" });
-    socket.close();
+    const row = await afterLateAnswer("late-hibernate", { state: "running", action: "hibernate_session", status: "cancelled" }, { state: "hibernated" });
+    expect(row).toMatchObject({ state: "hibernated", pod_name: "", url: "" });
   });
 
   it("leaves the session alone when the answer reports another state than the command's", async () => {
-    const { agentId, apiKey } = await makeAgent();
-    const socket = await connectAgent(agentId, apiKey);
-    const commandId = await endedCommand(agentId, "late-wake-not-up", "hibernated", "wake_session", "expired");
-    await completeLate(socket, agentId, commandId, { sessionId: "late-wake-not-up", state: "hibernated", vncPort: 3000 });
-    expect(await getSessionRow("late-wake-not-up")).toMatchObject({ state: "hibernated", url: "" });
-    socket.close();
+    const row = await afterLateAnswer("late-wake-not-up", { state: "hibernated", action: "wake_session", status: "expired" }, { state: "hibernated", vncPort: 3000 });
+    expect(row).toMatchObject({ state: "hibernated", url: "" });
   });
 
   it("leaves the session alone while another command of it is open", async () => {
-    const { agentId, apiKey } = await makeAgent();
-    const socket = await connectAgent(agentId, apiKey);
-    const commandId = await endedCommand(agentId, "late-wake-busy", "hibernated", "wake_session", "failed");
-    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status)
-      values ('cmd-late-wake-busy-next', ${agentId}, 'late-wake-busy', 'stop_session', 'ack')`);
-    await completeLate(socket, agentId, commandId, { sessionId: "late-wake-busy", state: "running", podName: "pod-9" });
-    expect(await getSessionRow("late-wake-busy")).toMatchObject({ state: "hibernated", pod_name: "" });
-    socket.close();
+    const row = await afterLateAnswer(
+      "late-wake-busy",
+      { state: "hibernated", action: "wake_session", status: "failed" },
+      { state: "running", podName: "pod-9" },
+      (agentId) => query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status)
+        values ('cmd-late-wake-busy-next', ${agentId}, 'late-wake-busy', 'stop_session', 'ack')`),
+    );
+    expect(row).toMatchObject({ state: "hibernated", pod_name: "" });
   });
 });
