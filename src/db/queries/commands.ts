@@ -34,20 +34,19 @@ export type NewCommand = {
 /**
  * At most this many older pending ids come back with an insert; that many means a backlog,
  * which the DO drains rather than pushes past. create_session_with_command (migrations/0006)
- * uses the same number.
+ * and agent_pending_command_ids (0025) use the same number.
  */
 export const OLDER_PENDING_LIMIT = 100;
 
 /**
- * For a command just inserted: the ids of the same agent's older commands still pending. The DO
+ * For a command just inserted: the ids of the same agent's other commands still pending. The DO
  * may push this one straight away, without breaking the agent's FIFO, only if it has pushed all
- * of those already. (The subquery sees the table as it was before this statement, so the new
- * row is not counted.) The inserted row's agent is named with its table: drizzle writes a column
- * in RETURNING unqualified, and a bare "agent_id" here would be `older`'s own, matching every
- * agent's pending commands.
+ * of those already. Read by a function of migration 0025 with a snapshot of its own: the insert
+ * waited for the agent's row (0025's trigger) while another transaction that held it committed a
+ * command, and the statement's own snapshot, taken before the wait, would miss it. The inserted
+ * row's agent is named with its table: drizzle writes a column in RETURNING unqualified.
  */
-export const olderPendingIdsColumn = sql<string[]>`array(select older.command_id from ${agentCommands} older
-  where older.agent_id = ${agentCommands}.agent_id and older.status = 'pending' limit ${sql.raw(String(OLDER_PENDING_LIMIT))})`;
+export const olderPendingIdsColumn = sql<string[]>`agent_pending_command_ids(${agentCommands}.agent_id, ${agentCommands}.command_id)`;
 
 export async function commandInsert(db: Queryable, cmd: NewCommand): Promise<CommandRow & { olderPendingIds: string[] }> {
   const [row] = await db
