@@ -80,12 +80,15 @@ export function adminCommandRoutes() {
   app.openapi(routes.cancel, async (c) => {
     const { commandId } = c.req.valid("param");
     // The command and its session in one transaction: a cancelled command is final, so nothing
-    // would come back to move a session left behind.
+    // would come back to move a session left behind. The relet before the session: a session's
+    // move can take the agent's row (its load counter), and an answer that holds the next command
+    // may be about to queue a stop, which takes that row too (migration 0025): the cancel must not
+    // hold the agent while it waits for that command.
     const row = await transaction(c.var.db, async (tx) => {
       const cancelled = await commandCancel(tx, commandId);
       if (cancelled) {
-        await sessionAfterFailure(tx, cancelled);
         await commandReletAfter(tx, cancelled, deliveryPolicy(c.var.config));
+        await sessionAfterFailure(tx, cancelled);
       }
       return cancelled;
     });
