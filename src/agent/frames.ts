@@ -5,7 +5,7 @@
  */
 import type { Db } from "../db/client";
 import { commandFinishByAgent, commandStopEndedSessionAgain } from "../db/queries/command-finish";
-import { commandAck, commandInFlightForSession } from "../db/queries/commands";
+import { commandAck, commandInFlightForSession, commandLastOfSessionIfEnded } from "../db/queries/commands";
 import type { LeaseSettings } from "../db/queries/commands";
 import { sessionAfterLateRun, sessionApplyAgentStatus } from "../db/queries/sessions";
 import { AFTER_COMPLETE, AFTER_FAILURE, isReportableState, reportedState, statusMayNotMove } from "../sessions/command-outcome";
@@ -16,7 +16,7 @@ import type { AgentFrame } from "./protocol";
  * are the object's own, never parsed from a socket: a docker-agent reply resolved to what it
  * answers (see resolveAgentFrame).
  */
-export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }> | ResolvedReply | StopAgain;
+export type WorkFrame = Exclude<AgentFrame, { type: "heartbeat" }> | ResolvedReply | StopAgain | LateReply;
 
 /** A docker-agent reply with the command it answers: applied again, it changes nothing more. */
 export type ResolvedReply = {
@@ -34,6 +34,12 @@ export type ResolvedReply = {
 export type StopAgain = { type: "stop_again"; sessionId: string };
 
 /**
+ * A docker-agent reply that a session reached the state its last command, a wake or hibernate
+ * that ended here (expired, cancelled, failed), would have brought it to: the agent ran it late.
+ */
+export type LateReply = { type: "late_reply"; commandId: string; sessionId: string; state: string; container: Record<string, unknown> | null };
+
+/**
  * A docker-agent reply names the session, not the command: it runs commands one at a time, so
  * the oldest command of that session still in flight is the one it answers. Resolved before it
  * is applied, and kept resolved if the write fails: a write whose commit may have happened
@@ -47,9 +53,15 @@ export async function resolveAgentFrame(db: Db, agentId: string, frame: WorkFram
   const actions = frame.success && frame.status ? ACTIONS_REACHING[frame.status] : undefined;
   const cmd = await commandInFlightForSession(db, agentId, frame.sessionId, actions);
   if (!cmd) {
+    if (!frame.success || !frame.status) return null;
+    // The session's last command, a wake or hibernate reaching that state, ended here before the
+    // agent ran it: the session shows what the agent did, as after a late `complete`.
+    const late = LATE_RUN_ACTION[frame.status];
+    const lateId = late ? await commandLastOfSessionIfEnded(db, agentId, frame.sessionId, late) : undefined;
+    if (lateId) return { type: "late_reply", commandId: lateId, sessionId: frame.sessionId, state: frame.status, container: frame.container ?? null };
     // A container runs that no open start or wake explains: one a stop superseded that ran all
     // the same, behind the stop. If its session is terminated (or failed), it is stopped again.
-    return frame.success && frame.status === "running" ? { type: "stop_again", sessionId: frame.sessionId } : null;
+    return frame.status === "running" ? { type: "stop_again", sessionId: frame.sessionId } : null;
   }
   return {
     type: "resolved_reply",
@@ -104,6 +116,11 @@ export async function applyAgentFrame(
     }
     case "stop_again":
       return commandStopEndedSessionAgain(db, agentId, frame.sessionId);
+    case "late_reply": {
+      const result = { sessionId: frame.sessionId, state: frame.state, container: frame.container };
+      await sessionAfterLateRun(db, agentId, frame.commandId, result, frame.state);
+      return null;
+    }
     case "status": {
       const p = frame.payload;
       if (!isReportableState(p.state)) return null;
@@ -127,6 +144,9 @@ const ACTIONS_REACHING: Record<string, readonly string[]> = {
   hibernated: ["hibernate_session"],
   terminated: ["stop_session"],
 };
+
+/** The action whose late run leaves a session in each state a docker-agent reply reports. */
+const LATE_RUN_ACTION: Record<string, string> = { running: "wake_session", hibernated: "hibernate_session" };
 
 async function complete(db: Db, agentId: string, commandId: string, result: Record<string, unknown> | null, lease: LeaseSettings) {
   const session = { moves: AFTER_COMPLETE, reportedState: reportedState(result) };

@@ -4,7 +4,9 @@
  * back to where the command left it from, and nothing moved it again: a session showing
  * `hibernated` while its pod ran (or `running`, with its old url, while scaled to zero) until
  * its user happened to act. Not when another command of the session is open (that action
- * decides), nor when the answer reports another state than the command's.
+ * decides), nor when the answer reports another state than the command's. A docker-agent reply
+ * names the session, not the command: it answers the session's last command, when that is a wake
+ * or hibernate that ended here.
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -21,16 +23,20 @@ async function endedCommand(agentId: string, sessionId: string, state: string, a
   return commandId;
 }
 
-/** Sends `complete` for `commandId`, then waits until a later frame of the same socket is applied. */
-async function completeLate(socket: AgentSocket, agentId: string, commandId: string, result: Record<string, unknown>) {
-  socket.send({ type: "complete", payload: { commandId, result } });
-  const marker = `marker-${commandId}`;
+/** Waits until the frames sent on `socket` so far are applied: a marker command's `complete`, sent after them, is. */
+async function framesApplied(socket: AgentSocket, agentId: string, marker: string) {
   await query(sql`insert into agent_commands (command_id, agent_id, action, status) values (${marker}, ${agentId}, 'stop_session', 'ack')`);
   socket.send({ type: "complete", payload: { commandId: marker } });
   await waitFor("the frames applied", async () => {
     const [row] = await query<{ status: string }>(sql`select status from agent_commands where command_id = ${marker}`);
     return row?.status === "completed" ? true : undefined;
   });
+}
+
+/** Sends `complete` for `commandId`, then waits until it is applied. */
+async function completeLate(socket: AgentSocket, agentId: string, commandId: string, result: Record<string, unknown>) {
+  socket.send({ type: "complete", payload: { commandId, result } });
+  await framesApplied(socket, agentId, `marker-${commandId}`);
 }
 
 /**
@@ -80,5 +86,45 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
         values ('cmd-late-wake-busy-next', ${agentId}, 'late-wake-busy', 'stop_session', 'ack')`),
     );
     expect(row).toMatchObject({ state: "hibernated", pod_name: "" });
+  });
+
+  /** A docker-agent's reply that `sessionId` reached `status`, and the session row as that left it. */
+  async function afterDockerReply(agentId: string, apiKey: string, sessionId: string, status: string) {
+    const socket = await connectAgent(agentId, apiKey);
+    try {
+      socket.send({ type: "command_response", success: true, sessionId, status, timestamp: Math.floor(Date.now() / 1000) });
+      await framesApplied(socket, agentId, `marker-${sessionId}`);
+      return await getSessionRow(sessionId);
+    } finally {
+      socket.close();
+    }
+  }
+
+  it("brings a session to the state a docker agent's reply reports for its last command, a hibernate that ended here", async () => {
+    const { agentId, apiKey } = await makeAgent({ platform: "docker" });
+    await endedCommand(agentId, "late-dock-hibernate", "running", "hibernate_session", "cancelled");
+    const row = await afterDockerReply(agentId, apiKey, "late-dock-hibernate", "hibernated");
+    expect(row).toMatchObject({ state: "hibernated", pod_name: "", url: "" });
+  });
+
+  it("brings a hibernated session to running on a docker agent's reply for its last command, a wake that expired", async () => {
+    const { agentId, apiKey } = await makeAgent({ platform: "docker" });
+    await endedCommand(agentId, "late-dock-wake", "hibernated", "wake_session", "expired");
+    const row = await afterDockerReply(agentId, apiKey, "late-dock-wake", "running");
+    expect(row).toMatchObject({ state: "running" });
+    // Not stopped again: the reply was the wake's, and the session runs.
+    const [stops] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = 'late-dock-wake' and action = 'stop_session'`);
+    expect(stops?.n).toBe(0);
+  });
+
+  it("leaves the session alone when a docker agent's reply matches an ended command that is not its last", async () => {
+    const { agentId, apiKey } = await makeAgent({ platform: "docker" });
+    // The hibernate expired; another one then ran, and a wake after it: the reply is the old one's.
+    await endedCommand(agentId, "late-dock-old", "running", "hibernate_session", "expired");
+    await query(sql`insert into agent_commands (command_id, agent_id, session_id, action, status, attempts, sent_at, created_at) values
+      ('cmd-late-dock-old-2', ${agentId}, 'late-dock-old', 'hibernate_session', 'completed', 1, now() - interval '10 minutes', now() - interval '10 minutes'),
+      ('cmd-late-dock-old-3', ${agentId}, 'late-dock-old', 'wake_session', 'completed', 1, now() - interval '5 minutes', now() - interval '5 minutes')`);
+    const row = await afterDockerReply(agentId, apiKey, "late-dock-old", "hibernated");
+    expect(row).toMatchObject({ state: "running", pod_name: "pod-old" });
   });
 });

@@ -373,6 +373,30 @@ export async function commandInFlightForSession(
 }
 
 /**
+ * The id of the newest command of `sessionId` for `agentId` if it is an `action` that ended
+ * unanswered here (expired, cancelled, failed): a docker-agent reply reporting the state it
+ * reaches answers it late. Only the newest: a reply matched to an older one, with the session's
+ * later commands finished, would undo what they did.
+ */
+export async function commandLastOfSessionIfEnded(
+  db: Queryable,
+  agentId: string,
+  sessionId: string,
+  action: string,
+): Promise<string | undefined> {
+  const [row] = await db
+    .select({ commandId: agentCommands.commandId, action: agentCommands.action, status: agentCommands.status })
+    .from(agentCommands)
+    .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.sessionId, sessionId)))
+    .orderBy(desc(agentCommands.createdAt), desc(agentCommands.seq))
+    .limit(1);
+  return row && row.action === action && ENDED_HERE.includes(row.status ?? "") ? row.commandId : undefined;
+}
+
+/** Statuses a command ends in without the agent's answer. */
+const ENDED_HERE = ["expired", "cancelled", "failed"];
+
+/**
  * Operator cancel: any unfinished command ends `cancelled`; undefined if it was already finished.
  * Returns the lease the cancel ends too, read under the row's lock: an ack committed while the
  * cancel waited for it has moved the lease, and a read from before would miss that. Run it in a
