@@ -118,8 +118,9 @@ export async function applyAgentFrame(
       return commandStopEndedSessionAgain(db, agentId, frame.sessionId);
     case "late_reply": {
       const result = { sessionId: frame.sessionId, state: frame.state, container: frame.container };
-      await sessionAfterLateRun(db, agentId, frame.commandId, result, frame.state);
-      return null;
+      if (await sessionAfterLateRun(db, agentId, frame.commandId, result, frame.state)) return null;
+      // Not moved: a container that runs for a session ended meanwhile is stopped, as above.
+      return frame.state === "running" ? commandStopEndedSessionAgain(db, agentId, frame.sessionId) : null;
     }
     case "status": {
       const p = frame.payload;

@@ -117,6 +117,15 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
     expect(stops?.n).toBe(0);
   });
 
+  it("stops a terminated session's container again on a docker agent's reply for its last command, a wake that ended here", async () => {
+    const { agentId, apiKey } = await makeAgent({ platform: "docker" });
+    await endedCommand(agentId, "late-dock-ended", "terminated", "wake_session", "cancelled");
+    const row = await afterDockerReply(agentId, apiKey, "late-dock-ended", "running");
+    expect(row).toMatchObject({ state: "terminated" });
+    const [stops] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = 'late-dock-ended' and action = 'stop_session'`);
+    expect(stops?.n).toBe(1);
+  });
+
   it("leaves the session alone when a docker agent's reply matches an ended command that is not its last", async () => {
     const { agentId, apiKey } = await makeAgent({ platform: "docker" });
     // The hibernate expired; another one then ran, and a wake after it: the reply is the old one's.
