@@ -103,13 +103,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 /**
  * Waits until a statement of this database waits on a lock (one the test holds), and returns its
- * backend's pid, for a test to cancel it or to know its request is blocked.
+ * backend's pid, for a test to cancel it or to know its request is blocked. With `on`, only a
+ * statement whose text names that table counts (an agent's heartbeat may wait on the same lock).
  */
-export async function waitForLockWaiter(what: string): Promise<number> {
-  return waitFor(what, async () => {
-    const [row] = await query<{ pid: number }>(
-      sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' limit 1`,
-    );
-    return row?.pid;
-  });
+export async function waitForLockWaiter(what: string, opts: { on?: string; timeoutMs?: number } = {}): Promise<number> {
+  const on = opts.on ? sql`and query ilike ${`%${opts.on}%`}` : sql``;
+  return waitFor(
+    what,
+    async () => {
+      const [row] = await query<{ pid: number }>(
+        sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' ${on} limit 1`,
+      );
+      return row?.pid;
+    },
+    opts.timeoutMs,
+  );
 }

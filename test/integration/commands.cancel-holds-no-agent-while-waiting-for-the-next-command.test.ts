@@ -9,17 +9,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { transaction } from "../../src/db/transaction";
-import { getSessionRow, makeAgent, query, waitFor, withDb } from "../helpers/db";
+import { getSessionRow, makeAgent, query, waitForLockWaiter, withDb } from "../helpers/db";
 import { call, tokenFor } from "../helpers/http";
-
-/** Whether a statement on agent_commands waits on a lock (the one the test holds). */
-async function commandStatementWaiting(): Promise<true | undefined> {
-  const [row] = await query<{ n: number }>(
-    sql`select count(*)::int as n from pg_stat_activity where datname = current_database()
-        and wait_event_type = 'Lock' and query ilike '%agent_commands%'`,
-  );
-  return (row?.n ?? 0) > 0 ? true : undefined;
-}
 
 // The test's transaction and the request's run at once: embedded PGlite lets one transaction
 // through at a time.
@@ -37,7 +28,7 @@ describe.skipIf(!inject("concurrentSessions"))("an administrator's cancel of a s
       transaction(db, async (tx) => {
         await tx.execute(sql`select 1 from agent_commands where command_id = 'cancel-lock-next' for update`);
         const cancel = call("POST", "/api/v1/admin/commands/cancel-lock-start/cancel", { token: admin });
-        await waitFor("the cancel waiting for the next command", commandStatementWaiting, 10_000);
+        await waitForLockWaiter("the cancel waiting for the next command", { on: "agent_commands", timeoutMs: 10_000 });
         // The agent's row is free: taken without waiting (NOWAIT fails at once if the cancel
         // holds it), then the command written as the answer's stop would be.
         await tx.execute(sql`select 1 from agents where agent_id = ${agentId} for no key update nowait`);

@@ -9,20 +9,11 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { transaction } from "../../src/db/transaction";
-import { query, waitFor, withDb } from "../helpers/db";
+import { query, waitForLockWaiter, withDb } from "../helpers/db";
 import type { TestAgent } from "../helpers/db";
 import { call, tokenFor } from "../helpers/http";
 import { agentReadyFor } from "../helpers/ws";
 import type { AgentSocket } from "../helpers/ws";
-
-/** Whether a statement writing the agent's commands waits on a lock (the one the test holds). */
-async function commandWriteWaiting(): Promise<true | undefined> {
-  const [row] = await query<{ n: number }>(
-    sql`select count(*)::int as n from pg_stat_activity where datname = current_database()
-        and wait_event_type = 'Lock' and query ilike '%agent_commands%'`,
-  );
-  return (row?.n ?? 0) > 0 ? true : undefined;
-}
 
 /** Whether `first`'s created_at is before `second`'s. */
 async function createdBefore(first: string, second: string): Promise<boolean> {
@@ -53,7 +44,7 @@ describe.skipIf(!inject("concurrentSessions"))("commands of different sessions o
       transaction(db, async (tx) => {
         await hold.before(tx);
         const response = request();
-        await waitFor("the request waiting for the held agent", commandWriteWaiting, 10_000);
+        await waitForLockWaiter("the request waiting for the held agent", { on: "agent_commands", timeoutMs: 10_000 });
         await hold.after?.(tx);
         return { response };
       }),

@@ -100,6 +100,11 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
     }
   }
 
+  async function stopsOf(sessionId: string): Promise<number | undefined> {
+    const [row] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = ${sessionId} and action = 'stop_session'`);
+    return row?.n;
+  }
+
   it("brings a session to the state a docker agent's reply reports for its last command, a hibernate that ended here", async () => {
     const { agentId, apiKey } = await makeAgent({ platform: "docker" });
     await endedCommand(agentId, "late-dock-hibernate", "running", "hibernate_session", "cancelled");
@@ -113,8 +118,7 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
     const row = await afterDockerReply(agentId, apiKey, "late-dock-wake", "running");
     expect(row).toMatchObject({ state: "running" });
     // Not stopped again: the reply was the wake's, and the session runs.
-    const [stops] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = 'late-dock-wake' and action = 'stop_session'`);
-    expect(stops?.n).toBe(0);
+    expect(await stopsOf("late-dock-wake")).toBe(0);
   });
 
   it("stops a terminated session's container again on a docker agent's reply for its last command, a wake that ended here", async () => {
@@ -122,8 +126,7 @@ describe("a wake or hibernate the agent ran after it ended here", () => {
     await endedCommand(agentId, "late-dock-ended", "terminated", "wake_session", "cancelled");
     const row = await afterDockerReply(agentId, apiKey, "late-dock-ended", "running");
     expect(row).toMatchObject({ state: "terminated" });
-    const [stops] = await query<{ n: number }>(sql`select count(*)::int as n from agent_commands where session_id = 'late-dock-ended' and action = 'stop_session'`);
-    expect(stops?.n).toBe(1);
+    expect(await stopsOf("late-dock-ended")).toBe(1);
   });
 
   it("leaves the session alone when a docker agent's reply matches an ended command that is not its last", async () => {

@@ -7,7 +7,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { transaction } from "../../src/db/transaction";
-import { query, waitFor, withDb } from "../helpers/db";
+import { query, waitForLockWaiter, withDb } from "../helpers/db";
 import type { TestAgent } from "../helpers/db";
 import { call, callJson, tokenFor } from "../helpers/http";
 import { agentReadyFor } from "../helpers/ws";
@@ -16,14 +16,6 @@ import type { AgentSocket } from "../helpers/ws";
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Backends of this database waiting for a lock (the request blocked on the key's row). */
-async function waitingOnLocks(): Promise<number> {
-  const [row] = await query<{ n: number }>(
-    sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-  );
-  return row?.n ?? 0;
 }
 
 // The race needs two sessions at once (the test's transaction holds the key while the request
@@ -49,7 +41,7 @@ describe.skipIf(!inject("concurrentSessions"))("an Idempotency-Key race", () => 
                   ${winner.statusCode}, ${JSON.stringify(winner.response)}::jsonb)`);
         const loser = call("POST", path, { token, body, headers: { "Idempotency-Key": "race-key" } });
         // The loser has done its work and waits on the key this transaction holds.
-        await waitFor("the request waiting on the key", async () => ((await waitingOnLocks()) > 0 ? true : undefined), 10_000);
+        await waitForLockWaiter("the request waiting on the key", { timeoutMs: 10_000 });
         return { loser };
       }),
     );
