@@ -376,7 +376,8 @@ export async function commandInFlightForSession(
  * The id of the newest command of `sessionId` for `agentId` if it is an `action` that ended
  * unanswered here (expired, cancelled, failed): a docker-agent reply reporting the state it
  * reaches answers it late. Only the newest: a reply matched to an older one, with the session's
- * later commands finished, would undo what they did.
+ * later commands finished, would undo what they did. A row whose `created_at` an update set NULL
+ * counts as the oldest, as in commandList.
  */
 export async function commandLastOfSessionIfEnded(
   db: Queryable,
@@ -388,7 +389,7 @@ export async function commandLastOfSessionIfEnded(
     .select({ commandId: agentCommands.commandId, action: agentCommands.action, status: agentCommands.status })
     .from(agentCommands)
     .where(and(eq(agentCommands.agentId, agentId), eq(agentCommands.sessionId, sessionId)))
-    .orderBy(desc(agentCommands.createdAt), desc(agentCommands.seq))
+    .orderBy(sql`${agentCommands.createdAt} desc nulls last`, desc(agentCommands.seq))
     .limit(1);
   return row && row.action === action && ENDED_HERE.includes(row.status ?? "") ? row.commandId : undefined;
 }
