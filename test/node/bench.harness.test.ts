@@ -106,6 +106,13 @@ describe("the bench harness", () => {
     expect(alongside?.before).toBeGreaterThan(0);
     expect(alongside?.after).toBeGreaterThan(0);
     expect(report.targets.find((t) => t.target.startsWith("end-to-end throughput"))?.baseline).toBe(alongside?.perSecond);
+    // The same targets scored by the bare dispatch: at every level, and its rate against that ceiling.
+    expect(report.results.throughput?.bareDispatchAlongside).toBeGreaterThan(0);
+    expect(report.designBounds.filter((t) => t.target.startsWith("bare dispatch p"))).toHaveLength(3 * 2);
+    const bareRate = report.designBounds.find((t) => t.target.startsWith("bare dispatch rate"));
+    expect(bareRate).toMatchObject({ measured: report.results.throughput?.bareDispatchAlongside, baseline: alongside?.perSecond });
+    expect(report.designBounds.map((t) => t.pass === null)).not.toContain(true);
+    expect(summary).toContain("scored by the bare dispatch");
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);
     expect(report.results.storm?.agents).toBe(4);
     // Both rounds delivered their commands: the reconnect's too, behind the first round's.

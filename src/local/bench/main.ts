@@ -8,8 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "../dev-vars";
 import { measureBareCeiling, measureBarePush, startBarePush } from "./baselines/bare-push";
+import type { BareSql } from "./baselines/bare-push";
 import { measureGraphile, startGraphile } from "./baselines/graphile";
-import { measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
+import { createFloorTable, measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
 import { machineInfo } from "./machine";
 import type { MachineInfo } from "./machine";
@@ -156,7 +157,7 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
       if (d) results.dispatch.push(d);
     }
     // Each of these starts once the Worker has let go of what the scenario before it left open.
-    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => throughputWithCeiling(ctx, config.throughput));
+    if (has("throughput")) results.throughput = await phase("end-to-end throughput", () => throughputWithCeiling(ctx, config.throughput, primary));
     if (has("sweep")) results.sweep = await phase("sweep drain", () => settle(ctx).then(() => runSweepDrain(ctx, config.sweep)));
     if (has("storm")) results.storm = await phase("connect storm", () => settle(ctx).then(() => runConnectStorm(ctx, config.storm)));
     if (has("heartbeat")) results.heartbeat = await phase("heartbeat load", () => settle(ctx).then(() => runHeartbeat(ctx, config.heartbeat)));
@@ -207,18 +208,32 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
   return { report, jsonPath, summary: renderSummary(report) };
 }
 
-/** The throughput run, between two bare push ceilings measured on the same settled box. */
-async function throughputWithCeiling(ctx: BenchContext, opts: BenchConfig["throughput"]): Promise<ThroughputResult> {
-  const ceiling = async (when: string) => {
+/**
+ * The throughput run, between two bare push ceilings measured on the same settled box, and then
+ * the bare dispatch's rate at the same size: what the design's hops alone carry.
+ */
+async function throughputWithCeiling(ctx: BenchContext, opts: BenchConfig["throughput"], mode: PoolerMode): Promise<ThroughputResult> {
+  const ceiling = async (what: string, sql?: BareSql) => {
     await settle(ctx);
-    const c = await measureBareCeiling({ ...opts, pushes: opts.commands, onProgress: (t) => ctx.progress.update(`bare push ceiling ${when}: ${t}`) });
-    ctx.progress.line(`  bare push ceiling ${when}: ${c.perSecond} pushes/s`);
+    const c = await measureBareCeiling({ ...opts, pushes: opts.commands, ...(sql ? { sql } : {}), onProgress: (t) => ctx.progress.update(`${what}: ${t}`) });
+    ctx.progress.line(`  ${what}: ${c.perSecond}/s`);
     return c.perSecond;
   };
-  const before = await ceiling("before");
+  const before = await ceiling("bare push ceiling before");
   const result = await runThroughput(ctx, opts);
-  const after = await ceiling("after");
-  return { ...result, ceilingAlongside: { before, after, perSecond: round((before + after) / 2) } };
+  const after = await ceiling("bare push ceiling after");
+  await createFloorTable(ctx.stack.dbUrl);
+  const bareDispatch = await ceiling("bare dispatches (INSERT, then push)", bareSql(ctx.stack, mode));
+  return { ...result, ceilingAlongside: { before, after, perSecond: round((before + after) / 2) }, bareDispatchAlongside: bareDispatch };
+}
+
+/** The SQL endpoint and database URL a bare dispatch uses: the Worker's own, for `mode`. */
+function bareSql(stack: BenchStack, mode: PoolerMode): BareSql {
+  const workerDb = new URL(stack.workerDbUrl(mode));
+  return {
+    endpoint: `http://127.0.0.1:${stack.proxyPort}/sql?address=${workerDb.hostname}:${workerDb.port || 5432}`,
+    databaseUrl: workerDb.toString(),
+  };
 }
 
 async function cli(): Promise<number> {
@@ -266,11 +281,7 @@ if (isMain(import.meta.url)) {
 /** Runs `fn` with the floor's two parts, and the bare dispatch, ready to sample alongside it (see FloorProbe). */
 async function withFloorProbe<T>(stack: BenchStack, mode: PoolerMode, fn: (probe: FloorProbe) => Promise<T>): Promise<T> {
   const neon = await openNeonFloor({ url: stack.workerDbUrl(mode), directUrl: stack.dbUrl, proxyPort: stack.proxyPort, pipelineConnect: stack.pipelineConnect(mode) });
-  const workerDb = new URL(stack.workerDbUrl(mode));
-  const bare = await startBarePush({
-    endpoint: `http://127.0.0.1:${stack.proxyPort}/sql?address=${workerDb.hostname}:${workerDb.port || 5432}`,
-    databaseUrl: workerDb.toString(),
-  });
+  const bare = await startBarePush(bareSql(stack, mode));
   try {
     await bare.connect(0, 1);
     for (let i = 0; i < 5; i++) await Promise.all([neon.once(), bare.latencyOnce(0), bare.dispatchOnce(0)]); // warm, as the up-front baselines are

@@ -123,6 +123,45 @@ export function evaluateTargets(results: BenchResults, selected: readonly string
   return rows;
 }
 
+/**
+ * The dispatch and throughput targets scored by the bare dispatch instead: a bare Worker making
+ * only the hops this design requires of any dispatch (the request, one INSERT over SQL-over-HTTP,
+ * the Durable Object push), with none of the dispatcher's own work, sampled in the same run.
+ * A target the bare dispatch misses is out of reach for every dispatcher of this design on this
+ * machine, whatever its code; one it meets is a margin the real code has to fit in.
+ */
+export function designBounds(results: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const first = results.dispatch[0];
+  for (const dispatch of results.dispatch) {
+    for (const level of dispatch.levels) {
+      const paired = level.pairedFloor;
+      if (!paired) continue;
+      const floor = paired.connectInsert.p50 + paired.barePush.p50;
+      const bare = paired.bareDispatch;
+      const at = `[${dispatch.pooler}] at ${level.agents} agents`;
+      rows.push(row(`bare dispatch p50 ${at} ≤ 1.5 × floor`, bare.p50, floor, "ms", "≤", 1.5, `${bare.n} samples`));
+      rows.push(row(`bare dispatch p99 ${at} ≤ 3 × floor p50`, bare.p99, floor, "ms", "≤", 3, `${bare.n} samples`));
+      if (dispatch === first && paired.peer) rows.push(row(`bare dispatch p50 ${at} ≤ graphile-worker add→start p50`, bare.p50, paired.peer.p50, "ms", "≤", 1));
+    }
+  }
+  const tput = results.throughput;
+  if (tput?.bareDispatchAlongside !== undefined && tput.ceilingAlongside) {
+    rows.push(
+      row(
+        `bare dispatch rate ≥ 50 % of bare push ceiling (${tput.commands} dispatches, ${tput.agents} agents, ${tput.inFlight} in flight; no answers, no ack or complete written)`,
+        tput.bareDispatchAlongside,
+        tput.ceilingAlongside.perSecond,
+        "/s",
+        "≥",
+        0.5,
+        "the same ceiling as the throughput target",
+      ),
+    );
+  }
+  return rows;
+}
+
 /** Informational figures (no pass/fail), for the summary and the JSON. */
 export function informational(results: BenchResults): Array<{ label: string; value: string }> {
   const out: Array<{ label: string; value: string }> = [];

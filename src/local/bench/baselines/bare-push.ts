@@ -79,8 +79,11 @@ export type BarePush = {
   latencyOnce(agent: number): Promise<number>;
   /** One INSERT over SQL-over-HTTP, then one push (needs `sql` at start): POST → frame, in ms. */
   dispatchOnce(agent: number): Promise<number>;
-  /** `pushes` pushes over the connected agents with `inFlight` at a time, until all arrived: pushes/s. */
-  ceiling(pushes: number, agents: number, inFlight: number): Promise<{ elapsedMs: number; perSecond: number }>;
+  /**
+   * `pushes` pushes (or, as `dispatch`, bare dispatches) over the connected agents with `inFlight`
+   * at a time, until all arrived: per second.
+   */
+  ceiling(pushes: number, agents: number, inFlight: number, kind?: BareKind): Promise<{ elapsedMs: number; perSecond: number }>;
   /** CPU time its workerd process has used so far, in ms (undefined when unknown). */
   cpuMs(): number | undefined;
   stop(): Promise<void>;
@@ -88,6 +91,9 @@ export type BarePush = {
 
 /** Where the bare dispatch sends its INSERT: the proxy's SQL endpoint and the Worker's database URL. */
 export type BareSql = { endpoint: string; databaseUrl: string };
+
+/** A bare push (no database), or a bare dispatch (one INSERT over SQL-over-HTTP, then the push). */
+export type BareKind = "push" | "dispatch";
 
 export async function startBarePush(sql?: BareSql): Promise<BarePush> {
   const options = {
@@ -131,13 +137,13 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
       ws.once("error", reject);
       sockets.push(ws);
     });
-  const push = async (id: string, body: string, kind: "push" | "dispatch" = "push") => {
+  const push = async (id: string, body: string, kind: BareKind = "push") => {
     const res = await fetch(`${url}/${kind}/${id}`, { method: "POST", body });
     const text = await res.text();
     if (!res.ok) throw new Error(`${kind} answered ${res.status}: ${text}`);
   };
   /** One request to `a-<agent>`: POST → its frame arrives at the socket, in ms. */
-  const timedOnce = async (agent: number, kind: "push" | "dispatch") => {
+  const timedOnce = async (agent: number, kind: BareKind) => {
     const body = `${kind}-${sequence++}`;
     const started = now();
     await push(`a-${agent}`, body, kind);
@@ -156,14 +162,15 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
       if (!sql) return Promise.reject(new Error("bare dispatch needs a SQL endpoint"));
       return timedOnce(agent, "dispatch");
     },
-    async ceiling(pushes, agents, inFlight) {
+    async ceiling(pushes, agents, inFlight, kind = "push") {
+      if (kind === "dispatch" && !sql) throw new Error("bare dispatch needs a SQL endpoint");
       arrivals.clear();
       received = 0;
       recordArrivals = false; // only the count matters now
       try {
         const started = now();
-        const errors = await runBounded(pushes, inFlight, (i) => push(`a-${i % agents}`, `tp-${i}`));
-        if (errors.length) throw new Error(`bare push: ${errors.length} pushes failed, e.g. ${String(errors[0])}`);
+        const errors = await runBounded(pushes, inFlight, (i) => push(`a-${i % agents}`, `tp-${i}`, kind));
+        if (errors.length) throw new Error(`bare ${kind}: ${errors.length} of ${pushes} failed, e.g. ${String(errors[0])}`);
         await pollUntil("all pushes received", () => received >= pushes, 60_000, 5);
         const elapsedMs = now() - started;
         return { elapsedMs, perSecond: perSecond(pushes, elapsedMs) };
@@ -177,17 +184,26 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
 
 /**
  * The ceiling alone, on a bare-push workerd of its own: what the throughput scenario measures
- * right before and after its run (see ThroughputResult.ceilingAlongside).
+ * right before and after its run (see ThroughputResult.ceilingAlongside). Given `sql`, the rate
+ * of bare dispatches instead: a dispatch's hops with nothing of the dispatcher, the most any
+ * dispatcher of this design could carry on this machine (ThroughputResult.bareDispatchAlongside).
  */
-export async function measureBareCeiling(opts: { pushes: number; agents: number; inFlight: number; onProgress?: (text: string) => void }): Promise<BarePushResult["ceiling"]> {
-  const bare = await startBarePush();
+export async function measureBareCeiling(opts: {
+  pushes: number;
+  agents: number;
+  inFlight: number;
+  sql?: BareSql;
+  onProgress?: (text: string) => void;
+}): Promise<BarePushResult["ceiling"]> {
+  const kind: BareKind = opts.sql ? "dispatch" : "push";
+  const bare = await startBarePush(opts.sql);
   try {
     await bare.connect(0, opts.agents, opts.onProgress);
     // Untimed first, as the up-front ceiling follows its latency samples: a fresh workerd's first
     // pushes pay for compiling the code.
-    await bare.ceiling(Math.min(200, opts.pushes), opts.agents, opts.inFlight);
-    opts.onProgress?.(`ceiling: ${opts.pushes} pushes`);
-    return { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, ...(await bare.ceiling(opts.pushes, opts.agents, opts.inFlight)) };
+    await bare.ceiling(Math.min(200, opts.pushes), opts.agents, opts.inFlight, kind);
+    opts.onProgress?.(`ceiling: ${opts.pushes} bare ${kind}es`);
+    return { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, ...(await bare.ceiling(opts.pushes, opts.agents, opts.inFlight, kind)) };
   } finally {
     await bare.stop();
   }

@@ -18,6 +18,17 @@ export type NeonFloorResult = { connectInsert: LatencySummary; path: string };
 /** One connect + INSERT sample at a time, against a table made for it (see measureNeonFloor). */
 export type NeonFloorProbe = { once(): Promise<number> };
 
+/** The table the floor's INSERT (and the bare dispatch's) writes, in the database at `directUrl`. */
+export async function createFloorTable(directUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: directUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
+  } finally {
+    await admin.end();
+  }
+}
+
 export async function openNeonFloor(opts: {
   url: string;
   /** Direct URL of the same database, to create the table. */
@@ -26,10 +37,7 @@ export async function openNeonFloor(opts: {
   /** As the Worker is configured for this endpoint (DB_PIPELINE_CONNECT). */
   pipelineConnect: boolean;
 }): Promise<NeonFloorProbe> {
-  const admin = new pg.Client({ connectionString: opts.directUrl });
-  await admin.connect();
-  await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
-  await admin.end();
+  await createFloorTable(opts.directUrl);
   configureNeonDriver(opts.proxyPort, opts.pipelineConnect);
   return {
     // Closing the connection is not timed: the Worker closes its pool in waitUntil, after the work that matters.

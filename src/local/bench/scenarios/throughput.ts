@@ -42,6 +42,12 @@ export type ThroughputResult = {
    * in one run and 25.9 % in another.
    */
   ceilingAlongside?: { before: number; after: number; perSecond: number };
+  /**
+   * Bare dispatches per second (a bare Worker: one INSERT over SQL-over-HTTP, then the push; no
+   * answers), measured after the second ceiling at the same size: the most a dispatcher built on
+   * these hops could carry here, before any of its own work.
+   */
+  bareDispatchAlongside?: number;
 };
 
 /** Give up when no command has completed for this long. */
