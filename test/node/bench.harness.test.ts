@@ -107,10 +107,15 @@ describe("the bench harness", () => {
     expect(alongside?.after).toBeGreaterThan(0);
     expect(report.targets.find((t) => t.target.startsWith("end-to-end throughput"))?.baseline).toBe(alongside?.perSecond);
     // The same targets scored by the bare dispatch: at every level, and its rate against that ceiling.
-    expect(report.results.throughput?.bareDispatchAlongside).toBeGreaterThan(0);
+    const bare = report.results.throughput?.bareAlongside;
+    for (const r of [bare?.dispatch, bare?.exchange, bare?.folded]) {
+      expect(r?.perSecond).toBeGreaterThan(0);
+      expect(r?.cpuMsPerCommand.workerd).toBeGreaterThanOrEqual(0);
+    }
     expect(report.designBounds.filter((t) => t.target.startsWith("bare dispatch p"))).toHaveLength(3 * 2);
-    const bareRate = report.designBounds.find((t) => t.target.startsWith("bare dispatch rate"));
-    expect(bareRate).toMatchObject({ measured: report.results.throughput?.bareDispatchAlongside, baseline: alongside?.perSecond });
+    expect(report.designBounds.find((t) => t.target.startsWith("bare dispatch rate"))).toMatchObject({ measured: bare?.dispatch.perSecond, baseline: alongside?.perSecond });
+    expect(report.designBounds.find((t) => t.target.startsWith("bare exchange rate ≥"))).toMatchObject({ measured: bare?.exchange.perSecond, baseline: alongside?.perSecond });
+    expect(report.designBounds.find((t) => t.target.startsWith("bare exchange rate, the ack not written"))).toMatchObject({ measured: bare?.folded.perSecond });
     expect(report.designBounds.map((t) => t.pass === null)).not.toContain(true);
     expect(summary).toContain("scored by the bare dispatch");
     expect(report.results.sweep?.receivedBeforeSweep).toBe(0);

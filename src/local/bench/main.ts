@@ -8,9 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "../dev-vars";
 import { measureBareCeiling, measureBarePush, startBarePush } from "./baselines/bare-push";
-import type { BareSql } from "./baselines/bare-push";
+import type { BareKind, BareSql } from "./baselines/bare-push";
 import { measureGraphile, startGraphile } from "./baselines/graphile";
-import { createFloorTable, measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
+import { createFloorTables, measureNeonFloor, openNeonFloor } from "./baselines/neon-floor";
 import { ConsoleCapture } from "./console-capture";
 import { machineInfo } from "./machine";
 import type { MachineInfo } from "./machine";
@@ -29,7 +29,7 @@ import { runIdleFleet } from "./scenarios/idle-fleet";
 import { runRoundTrips } from "./scenarios/round-trips";
 import { runSweepDrain } from "./scenarios/sweep-drain";
 import { runThroughput } from "./scenarios/throughput";
-import type { ThroughputResult } from "./scenarios/throughput";
+import type { BareRate, ThroughputResult } from "./scenarios/throughput";
 import { settle } from "./settle";
 import { startBenchStack } from "./stack";
 import { round } from "./stats";
@@ -210,21 +210,34 @@ export async function runBench(config: BenchConfig, opts: { resultsDir?: string;
 
 /**
  * The throughput run, between two bare push ceilings measured on the same settled box, and then
- * the bare dispatch's rate at the same size: what the design's hops alone carry.
+ * the rates of the bare dispatch and the bare exchange at the same size: what a command's hops
+ * and writes alone carry here.
  */
 async function throughputWithCeiling(ctx: BenchContext, opts: BenchConfig["throughput"], mode: PoolerMode): Promise<ThroughputResult> {
-  const ceiling = async (what: string, sql?: BareSql) => {
+  const rate = async (what: string, kind: BareKind) => {
     await settle(ctx);
-    const c = await measureBareCeiling({ ...opts, pushes: opts.commands, ...(sql ? { sql } : {}), onProgress: (t) => ctx.progress.update(`${what}: ${t}`) });
-    ctx.progress.line(`  ${what}: ${c.perSecond}/s`);
-    return c.perSecond;
+    const sql = kind === "push" ? {} : { sql: bareSql(ctx.stack, mode) };
+    const c = await measureBareCeiling({ ...opts, pushes: opts.commands, kind, ...sql, onProgress: (t) => ctx.progress.update(`${what}: ${t}`) });
+    const cpu = c.cpuMsPerPush;
+    ctx.progress.line(`  ${what}: ${c.perSecond}/s; CPU each: workerd ${cpu.workerd ?? "n/a"} ms, bench process ${cpu.benchProcess} ms, Postgres + PgBouncer ${cpu.database ?? "n/a"} ms`);
+    return c;
   };
-  const before = await ceiling("bare push ceiling before");
+  const before = await rate("bare push ceiling before", "push");
   const result = await runThroughput(ctx, opts);
-  const after = await ceiling("bare push ceiling after");
-  await createFloorTable(ctx.stack.dbUrl);
-  const bareDispatch = await ceiling("bare dispatches (INSERT, then push)", bareSql(ctx.stack, mode));
-  return { ...result, ceilingAlongside: { before, after, perSecond: round((before + after) / 2) }, bareDispatchAlongside: bareDispatch };
+  const after = await rate("bare push ceiling after", "push");
+  await createFloorTables(ctx.stack.dbUrl);
+  const bareRate = async (what: string, kind: BareKind): Promise<BareRate> => {
+    const c = await rate(what, kind);
+    return { perSecond: c.perSecond, cpuMsPerCommand: c.cpuMsPerPush };
+  };
+  const dispatch = await bareRate("bare dispatches (INSERT, then push)", "dispatch");
+  const exchange = await bareRate("bare exchanges (INSERT, push, ack and complete each an UPDATE)", "exchange");
+  const folded = await bareRate("bare exchanges, the ack not written (INSERT, push, complete an UPDATE)", "exchange-folded");
+  return {
+    ...result,
+    ceilingAlongside: { before: before.perSecond, after: after.perSecond, perSecond: round((before.perSecond + after.perSecond) / 2) },
+    bareAlongside: { dispatch, exchange, folded },
+  };
 }
 
 /** The SQL endpoint and database URL a bare dispatch uses: the Worker's own, for `mode`. */

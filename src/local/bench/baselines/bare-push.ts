@@ -6,14 +6,17 @@
  *
  * Given a SQL endpoint, the same worker also serves the bare dispatch: one INSERT sent to the
  * local SQL-over-HTTP endpoint exactly as the Neon driver sends a single statement, then the same
- * push. That is every hop a real dispatch takes, with nothing of the dispatcher in between.
+ * push. That is every hop a real dispatch takes, with nothing of the dispatcher in between. And
+ * the bare exchange: the bare dispatch whose agent answers `ack` and then `complete`, each of
+ * which the object records with one UPDATE, in order: the three writes the protocol requires of
+ * a command (its creation, its ack, its completion) and nothing else.
  */
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import type { V4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
-import { processCpuMs, watchForNewWorkerd } from "../proc";
+import { databaseCpuMs, processCpuMs, watchForNewWorkerd } from "../proc";
 import type { LatencySummary } from "../stats";
-import { perSecond, summarize } from "../stats";
+import { perSecond, round, summarize } from "../stats";
 import { Rendezvous, now, pollUntil, runBounded } from "../util";
 
 /**
@@ -33,8 +36,31 @@ export class Push extends DurableObject {
     for (const ws of this.ctx.getWebSockets()) { ws.send(body); sent++; }
     return sent;
   }
-  webSocketMessage() {}
+  // The bare exchange's answers, "ack:<id>" then "complete:<id>": one UPDATE each, in arrival
+  // order (as an agent's answers are applied), then "done:<id>" back once the complete is written.
+  // Folded ("ack:<id>:folded"), the ack is not written: as if the complete recorded it.
+  webSocketMessage(ws, message) {
+    const [kind, id, folded] = String(message).split(":");
+    if ((kind !== "ack" && kind !== "complete") || !id) return;
+    if (kind === "ack" && folded) return;
+    const column = kind === "ack" ? "acked_at" : "completed_at";
+    this.answers = (this.answers ?? Promise.resolve()).then(async () => {
+      await sqlQuery(this.env, "update bench_bare_commands set " + column + " = now() where id = $1", [id]);
+      if (kind === "complete") ws.send("done:" + id);
+    });
+    return this.answers;
+  }
   webSocketClose() {}
+}
+async function sqlQuery(env, query, params) {
+  const res = await fetch(env.SQL_ENDPOINT, {
+    method: "POST",
+    headers: { "Neon-Connection-String": env.DATABASE_URL, "Neon-Raw-Text-Output": "true", "Neon-Array-Mode": "true", "Content-Type": "application/json" },
+    body: JSON.stringify({ query, params }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error("statement failed: " + res.status + " " + text);
+  return JSON.parse(text);
 }
 export default {
   async fetch(request, env) {
@@ -48,14 +74,23 @@ export default {
     }
     if (kind === "dispatch" && id && request.method === "POST" && env.SQL_ENDPOINT) {
       const body = await request.text();
-      const res = await fetch(env.SQL_ENDPOINT, {
-        method: "POST",
-        headers: { "Neon-Connection-String": env.DATABASE_URL, "Neon-Raw-Text-Output": "true", "Neon-Array-Mode": "true", "Content-Type": "application/json" },
-        body: JSON.stringify({ query: "insert into bench_floor (at) values (now())", params: [] }),
-      });
-      await res.text();
-      if (!res.ok) return new Response("insert failed: " + res.status, { status: 502 });
+      try {
+        await sqlQuery(env, "insert into bench_floor (at) values (now())", []);
+      } catch (err) {
+        return new Response(String(err), { status: 502 });
+      }
       const sent = await env.PUSH.getByName(id).push(body);
+      return new Response(String(sent));
+    }
+    if ((kind === "exchange" || kind === "exchange-folded") && id && request.method === "POST" && env.SQL_ENDPOINT) {
+      await request.text();
+      let row;
+      try {
+        row = (await sqlQuery(env, "insert into bench_bare_commands default values returning id", [])).rows[0][0];
+      } catch (err) {
+        return new Response(String(err), { status: 502 });
+      }
+      const sent = await env.PUSH.getByName(id).push("answer:" + row + (kind === "exchange-folded" ? ":folded" : ""));
       return new Response(String(sent));
     }
     return new Response("not found", { status: 404 });
@@ -65,6 +100,15 @@ export default {
 
 /** Same as wrangler.toml, so both runtimes behave alike. */
 const COMPATIBILITY_DATE = "2026-11-01";
+
+/**
+ * A rate measured on a bare-push workerd of its own, with the CPU each side spent per push (or
+ * dispatch, or exchange): its workerd, this Node process (agents, HTTP client, the local proxy),
+ * and Postgres with PgBouncer.
+ */
+export type BareCeiling = BarePushResult["ceiling"] & {
+  cpuMsPerPush: { workerd: number | null; benchProcess: number; database: number | null };
+};
 
 export type BarePushResult = {
   latency: LatencySummary;
@@ -80,8 +124,8 @@ export type BarePush = {
   /** One INSERT over SQL-over-HTTP, then one push (needs `sql` at start): POST → frame, in ms. */
   dispatchOnce(agent: number): Promise<number>;
   /**
-   * `pushes` pushes (or, as `dispatch`, bare dispatches) over the connected agents with `inFlight`
-   * at a time, until all arrived: per second.
+   * `pushes` pushes (or bare dispatches, or bare exchanges) over the connected agents with
+   * `inFlight` at a time, until every frame arrived (an exchange's: its `done`): per second.
    */
   ceiling(pushes: number, agents: number, inFlight: number, kind?: BareKind): Promise<{ elapsedMs: number; perSecond: number }>;
   /** CPU time its workerd process has used so far, in ms (undefined when unknown). */
@@ -92,8 +136,14 @@ export type BarePush = {
 /** Where the bare dispatch sends its INSERT: the proxy's SQL endpoint and the Worker's database URL. */
 export type BareSql = { endpoint: string; databaseUrl: string };
 
-/** A bare push (no database), or a bare dispatch (one INSERT over SQL-over-HTTP, then the push). */
-export type BareKind = "push" | "dispatch";
+/**
+ * A bare push (no database); a bare dispatch (one INSERT over SQL-over-HTTP, then the push); a
+ * bare exchange (a bare dispatch the agent answers with ack and complete, each one UPDATE); or a
+ * folded one (the same answers, only the complete written).
+ */
+export type BareKind = "push" | "dispatch" | "exchange" | "exchange-folded";
+
+const BARE_NOUNS: Record<BareKind, string> = { push: "pushes", dispatch: "dispatches", exchange: "exchanges", "exchange-folded": "folded exchanges" };
 
 export async function startBarePush(sql?: BareSql): Promise<BarePush> {
   const options = {
@@ -130,8 +180,15 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
     new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(`${url.replace(/^http/, "ws")}/connect/${id}`, { perMessageDeflate: false });
       ws.on("message", (data) => {
+        const text = data.toString();
+        if (text.startsWith("answer:")) {
+          const command = text.slice("answer:".length); // "<id>" or "<id>:folded"
+          ws.send(`ack:${command}`);
+          ws.send(`complete:${command}`);
+          return;
+        }
         received++;
-        if (recordArrivals) arrivals.arrive(data.toString(), now());
+        if (recordArrivals) arrivals.arrive(text, now());
       });
       ws.once("open", () => resolve());
       ws.once("error", reject);
@@ -163,7 +220,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
       return timedOnce(agent, "dispatch");
     },
     async ceiling(pushes, agents, inFlight, kind = "push") {
-      if (kind === "dispatch" && !sql) throw new Error("bare dispatch needs a SQL endpoint");
+      if (kind !== "push" && !sql) throw new Error(`bare ${kind} needs a SQL endpoint`);
       arrivals.clear();
       received = 0;
       recordArrivals = false; // only the count matters now
@@ -171,7 +228,7 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
         const started = now();
         const errors = await runBounded(pushes, inFlight, (i) => push(`a-${i % agents}`, `tp-${i}`, kind));
         if (errors.length) throw new Error(`bare ${kind}: ${errors.length} of ${pushes} failed, e.g. ${String(errors[0])}`);
-        await pollUntil("all pushes received", () => received >= pushes, 60_000, 5);
+        await pollUntil(`all bare ${BARE_NOUNS[kind]} done`, () => received >= pushes, 60_000, 5);
         const elapsedMs = now() - started;
         return { elapsedMs, perSecond: perSecond(pushes, elapsedMs) };
       } finally {
@@ -184,26 +241,46 @@ export async function startBarePush(sql?: BareSql): Promise<BarePush> {
 
 /**
  * The ceiling alone, on a bare-push workerd of its own: what the throughput scenario measures
- * right before and after its run (see ThroughputResult.ceilingAlongside). Given `sql`, the rate
- * of bare dispatches instead: a dispatch's hops with nothing of the dispatcher, the most any
- * dispatcher of this design could carry on this machine (ThroughputResult.bareDispatchAlongside).
+ * right before and after its run (see ThroughputResult.ceilingAlongside); or, by `kind`, the rate
+ * of bare dispatches or bare exchanges: a command's hops and writes with nothing of the dispatcher
+ * (ThroughputResult.bareAlongside).
  */
 export async function measureBareCeiling(opts: {
   pushes: number;
   agents: number;
   inFlight: number;
+  /** For a `dispatch` or an `exchange`. */
   sql?: BareSql;
+  kind?: BareKind;
   onProgress?: (text: string) => void;
-}): Promise<BarePushResult["ceiling"]> {
-  const kind: BareKind = opts.sql ? "dispatch" : "push";
+}): Promise<BareCeiling> {
+  const kind = opts.kind ?? "push";
   const bare = await startBarePush(opts.sql);
   try {
     await bare.connect(0, opts.agents, opts.onProgress);
     // Untimed first, as the up-front ceiling follows its latency samples: a fresh workerd's first
     // pushes pay for compiling the code.
     await bare.ceiling(Math.min(200, opts.pushes), opts.agents, opts.inFlight, kind);
-    opts.onProgress?.(`ceiling: ${opts.pushes} bare ${kind}es`);
-    return { pushes: opts.pushes, agents: opts.agents, inFlight: opts.inFlight, ...(await bare.ceiling(opts.pushes, opts.agents, opts.inFlight, kind)) };
+    opts.onProgress?.(`${opts.pushes} bare ${BARE_NOUNS[kind]}`);
+    const workerd0 = bare.cpuMs();
+    const database0 = databaseCpuMs();
+    const self0 = process.cpuUsage();
+    const timed = await bare.ceiling(opts.pushes, opts.agents, opts.inFlight, kind);
+    const self = process.cpuUsage(self0);
+    const workerd1 = bare.cpuMs();
+    const database1 = databaseCpuMs();
+    const per = (ms: number) => round(ms / opts.pushes);
+    return {
+      pushes: opts.pushes,
+      agents: opts.agents,
+      inFlight: opts.inFlight,
+      ...timed,
+      cpuMsPerPush: {
+        workerd: workerd0 !== undefined && workerd1 !== undefined ? per(workerd1 - workerd0) : null,
+        benchProcess: per((self.user + self.system) / 1000),
+        database: database0 !== undefined && database1 !== undefined ? per(database1 - database0) : null,
+      },
+    };
   } finally {
     await bare.stop();
   }

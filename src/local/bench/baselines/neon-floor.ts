@@ -18,12 +18,18 @@ export type NeonFloorResult = { connectInsert: LatencySummary; path: string };
 /** One connect + INSERT sample at a time, against a table made for it (see measureNeonFloor). */
 export type NeonFloorProbe = { once(): Promise<number> };
 
-/** The table the floor's INSERT (and the bare dispatch's) writes, in the database at `directUrl`. */
-export async function createFloorTable(directUrl: string): Promise<void> {
+/**
+ * The tables the floor's INSERT and the bare dispatch's write (`bench_floor`), and the bare
+ * exchange's (`bench_bare_commands`), in the database at `directUrl`.
+ */
+export async function createFloorTables(directUrl: string): Promise<void> {
   const admin = new pg.Client({ connectionString: directUrl });
   await admin.connect();
   try {
     await admin.query(`create table if not exists bench_floor (id bigserial primary key, at timestamptz not null default now())`);
+    await admin.query(
+      `create table if not exists bench_bare_commands (id bigserial primary key, created_at timestamptz not null default now(), acked_at timestamptz, completed_at timestamptz)`,
+    );
   } finally {
     await admin.end();
   }
@@ -37,7 +43,7 @@ export async function openNeonFloor(opts: {
   /** As the Worker is configured for this endpoint (DB_PIPELINE_CONNECT). */
   pipelineConnect: boolean;
 }): Promise<NeonFloorProbe> {
-  await createFloorTable(opts.directUrl);
+  await createFloorTables(opts.directUrl);
   configureNeonDriver(opts.proxyPort, opts.pipelineConnect);
   return {
     // Closing the connection is not timed: the Worker closes its pool in waitUntil, after the work that matters.

@@ -43,11 +43,19 @@ export type ThroughputResult = {
    */
   ceilingAlongside?: { before: number; after: number; perSecond: number };
   /**
-   * Bare dispatches per second (a bare Worker: one INSERT over SQL-over-HTTP, then the push; no
-   * answers), measured after the second ceiling at the same size: the most a dispatcher built on
-   * these hops could carry here, before any of its own work.
+   * Measured after the second ceiling at the same size, per second: bare dispatches (a bare
+   * Worker: one INSERT over SQL-over-HTTP, then the push; no answers) and bare exchanges (the
+   * same, answered by ack and complete, each one UPDATE by the object; folded, the ack not
+   * written): what a command's hops, and then its three (or two) writes, carry here with nothing
+   * of the dispatcher.
    */
-  bareDispatchAlongside?: number;
+  bareAlongside?: { dispatch: BareRate; exchange: BareRate; folded: BareRate };
+};
+
+/** A bare kind's rate, and the CPU each side spent per command (see BareCeiling). */
+export type BareRate = {
+  perSecond: number;
+  cpuMsPerCommand: { workerd: number | null; benchProcess: number; database: number | null };
 };
 
 /** Give up when no command has completed for this long. */
